@@ -21,7 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = ()
 
 def _config_check(args: argparse.Namespace) -> int:
     config = load_site_config(args.config)
-    print(f"{args.config}: valid site {config.site.id!r} with {len(config.cameras)} cameras, {len(config.stores)} stores")
+    print(
+        f"{args.config}: valid site {config.site.id!r} with {len(config.cameras)} cameras, {len(config.stores)} stores"
+    )
     return 0
 
 

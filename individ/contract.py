@@ -20,6 +20,7 @@ filesystem layer.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -234,13 +235,13 @@ class LandingZone:
     """Reads and writes contract segments under one root (local folder or ``s3://`` URL)."""
 
     def __init__(self, root: str | os.PathLike[str], filesystem: pafs.FileSystem | None = None) -> None:
-        root = os.fspath(root)
+        location = os.fspath(root)
         if filesystem is None:
-            if "://" not in root:
-                root = os.path.abspath(root)
-            filesystem, root = pafs.FileSystem.from_uri(root)
+            if "://" not in location:
+                location = os.path.abspath(location)
+            filesystem, location = pafs.FileSystem.from_uri(location)
         self.filesystem: pafs.FileSystem = filesystem
-        self.root = root.rstrip("/")
+        self.root: str = location.rstrip("/")
         self._local = isinstance(filesystem, pafs.LocalFileSystem)
 
     # -- writing ---------------------------------------------------------------------------------
@@ -265,18 +266,14 @@ class LandingZone:
         if clash:
             raise ContractViolation(f"{stream}: columns {clash} are set by the writer, not the producer")
         time_column = TIME_COLUMN[stream]
-        hours = pc.floor_temporal(
-            pc.cast(table.column(time_column), _UTC_SECONDS), unit="hour"
-        )
+        hours = pc.floor_temporal(pc.cast(table.column(time_column), _UTC_SECONDS), unit="hour")
         segments = []
         for hour_value in pc.unique(hours).to_pylist():
             part = table.filter(pc.equal(hours, pa.scalar(hour_value, _UTC_SECONDS)))
             segments.append(self._write_hour(stream, part, _hour_of(hour_value), site_id, sensor_id))
         return segments
 
-    def _write_hour(
-        self, stream: Stream, part: pa.Table, hour: dt.datetime, site_id: str, sensor_id: str
-    ) -> Segment:
+    def _write_hour(self, stream: Stream, part: pa.Table, hour: dt.datetime, site_id: str, sensor_id: str) -> Segment:
         n = part.num_rows
         payload = validate(
             stream,
@@ -322,10 +319,8 @@ class LandingZone:
             raise
 
     def _remove_quietly(self, path: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.filesystem.delete_file(path)
-        except (OSError, FileNotFoundError):
-            pass
 
     # -- reading ---------------------------------------------------------------------------------
 
