@@ -1,0 +1,114 @@
+"""Smaller parts of the audit: the Poisson reference, partial hours, file sniffing, the command line."""
+
+import argparse
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from individ.audit.cli import parse_period, register
+from individ.audit.groups import measure_groups, poisson_share_below
+from individ.audit.model import Status
+from individ.audit.scan import entropy_bits, looks_like_key_text, sniff
+from tests.audit.sitegen import START, generate, site_config
+
+
+def test_poisson_reference() -> None:
+    # Poisson(3): P(1) + P(2) = 7.5 e^-3 among the occupied share 1 - e^-3.
+    assert math.isclose(poisson_share_below(3, 3), 7.5 * math.exp(-3) / (1 - math.exp(-3)))
+    assert poisson_share_below(3, 1) == 0.0
+    assert poisson_share_below(0, 3) == 0.0
+
+
+def test_partial_camera_hours_are_counted_not_judged() -> None:
+    """A sensor that ran four minutes holds four minutes of its plan: its cells are small by construction."""
+    minutes = [START + dt.timedelta(minutes=m) for m in range(4)]
+    heartbeats = pl.DataFrame(
+        {
+            "camera_id": ["entrance"] * 4,
+            "minute_start": minutes,
+            "occurrences_emitted": [1] * 4,
+            "fictitious_emitted": [45] * 4,
+            "fictitious_plan_per_group": [2.8] * 4,
+        }
+    )
+    occurrences = pl.DataFrame(
+        {"camera_id": ["entrance"] * 184, "observed_at": [minutes[0]] * 184, "group_id": list(range(184))}
+    )
+    section = measure_groups(site_config(), occurrences, heartbeats)
+    statuses = {g.id: g.status for g in section.guarantees}
+    assert statuses["groups.cells_below_min"] is Status.NOT_MEASURED
+    assert statuses["groups.fictitious_follow_plan"] is Status.NOT_MEASURED
+    assert section.figures["camera_hours"] == 1 and section.figures["complete_camera_hours"] == 0
+
+
+def test_sniffing() -> None:
+    assert sniff(b"\xff\xd8\xff\xe0\x00\x10JFIF") == "image (JPEG)"
+    assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image (WebP)"
+    assert sniff(b"\x00\x00\x00\x18ftypmp42") == "video (MP4/MOV)"
+    assert sniff(b"PAR1\x15\x04") is None
+    assert looks_like_key_text(b"ab" * 32 + b"\n") and not looks_like_key_text(b"camera,group\nnorth,12\n")
+    assert entropy_bits(bytes(range(256)) * 4) == 8.0 and entropy_bits(b"aaaa") == 0.0
+
+
+def test_period() -> None:
+    start, end = parse_period("2026-11-02", "2026-11-03")
+    assert (start, end) == (dt.datetime(2026, 11, 2, tzinfo=dt.UTC), dt.datetime(2026, 11, 4, tzinfo=dt.UTC))
+    with pytest.raises(ValueError, match="empty"):
+        parse_period("2026-11-03", "2026-11-02")
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = site_config()
+    config_path = tmp_path / "site.yaml"
+    config_path.write_text(json.dumps(config.model_dump(mode="json")), encoding="utf-8")  # JSON is YAML
+    generate(tmp_path / "data" / "landing", config, hours=1)
+    parser = argparse.ArgumentParser(prog="individ")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "audit",
+            "--config",
+            str(config_path),
+            "--data",
+            str(tmp_path / "data"),
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-02",
+            "--no-sensor",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert args.handler(args) == 0
+    assert "0 fail" in capsys.readouterr().out
+    written = sorted(p.suffix for p in (tmp_path / "out").iterdir())
+    assert written == [".html", ".json"]
+
+
+def test_command_line_exit_code_on_failure(tmp_path: Path) -> None:
+    config = site_config(noise_sigma=0.0)
+    config_path = tmp_path / "site.yaml"
+    config_path.write_text(json.dumps(config.model_dump(mode="json")), encoding="utf-8")
+    generate(tmp_path / "data" / "landing", config, hours=1)
+    parser = argparse.ArgumentParser(prog="individ")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "audit",
+            "--config",
+            str(config_path),
+            "--data",
+            str(tmp_path / "data"),
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-02",
+            "--no-sensor",
+        ]
+    )
+    assert args.handler(args) == 1
