@@ -213,9 +213,9 @@ def validate(stream: Stream, table: pa.Table) -> pa.Table:
     return table
 
 
-def segment_id_for(stream: Stream, sensor_id: str, hour: dt.datetime, payload: pa.Table) -> str:
-    """A stable id: the same rows from the same sensor always get the same id."""
-    digest = hashlib.sha256()
+def segment_id_for(stream: Stream, sensor_id: str, hour: dt.datetime, payload: pa.Table, batch: str = "") -> str:
+    """A stable id: the same rows of the same batch from the same sensor always get the same id."""
+    digest = hashlib.sha256(batch.encode())
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, payload.schema) as writer:
         writer.write_table(payload)
@@ -253,11 +253,15 @@ class LandingZone:
         *,
         site_id: str,
         sensor_id: str,
+        batch: str = "",
     ) -> list[Segment]:
         """Validate rows, split them by hour and write one atomic segment per hour.
 
         ``rows`` holds every contract column except the ones the writer fills in
-        (schema_version, site_id, sensor_id, segment_id).
+        (schema_version, site_id, sensor_id, segment_id). The segment id is derived from the rows and
+        ``batch``: writing the same batch again (a retry, a re-delivery) lands on the same segment, while a
+        producer that can emit two different batches with identical rows (two partial demographic windows
+        with equal counts) tells them apart with distinct ``batch`` keys.
         """
         table = rows if isinstance(rows, pa.Table) else pa.table(dict(rows))
         if table.num_rows == 0:
@@ -270,10 +274,12 @@ class LandingZone:
         segments = []
         for hour_value in pc.unique(hours).to_pylist():
             part = table.filter(pc.equal(hours, pa.scalar(hour_value, _UTC_SECONDS)))
-            segments.append(self._write_hour(stream, part, _hour_of(hour_value), site_id, sensor_id))
+            segments.append(self._write_hour(stream, part, _hour_of(hour_value), site_id, sensor_id, batch))
         return segments
 
-    def _write_hour(self, stream: Stream, part: pa.Table, hour: dt.datetime, site_id: str, sensor_id: str) -> Segment:
+    def _write_hour(
+        self, stream: Stream, part: pa.Table, hour: dt.datetime, site_id: str, sensor_id: str, batch: str
+    ) -> Segment:
         n = part.num_rows
         payload = validate(
             stream,
@@ -282,12 +288,9 @@ class LandingZone:
             .append_column("sensor_id", pa.array([sensor_id] * n, pa.string()))
             .append_column("segment_id", pa.array(["pending"] * n, pa.string())),
         )
-        segment_id = segment_id_for(stream, sensor_id, hour, payload.drop(["segment_id"]))
-        payload = payload.set_column(
-            payload.schema.get_field_index("segment_id"),
-            "segment_id",
-            pa.array([segment_id] * n, pa.string()),
-        )
+        segment_id = segment_id_for(stream, sensor_id, hour, payload.drop(["segment_id"]), batch)
+        index = payload.schema.get_field_index("segment_id")
+        payload = payload.set_column(index, payload.schema.field(index), pa.array([segment_id] * n, pa.string()))
         metadata = {_METADATA_KEY: json.dumps({"stream": stream.value, "schema_version": SCHEMA_VERSION}).encode()}
         payload = payload.replace_schema_metadata(metadata)
         folder = self._hour_folder(stream, hour)

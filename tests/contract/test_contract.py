@@ -280,3 +280,17 @@ def test_files_are_written_durably(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     LandingZone(tmp_path).write(Stream.OCCURRENCES, occurrence_rows(), **IDS)
     assert len(synced) == 2  # the file before the rename, the folder after it
+
+
+def test_written_files_carry_the_exact_schema_including_nullability(tmp_path: Path) -> None:
+    [segment] = LandingZone(tmp_path).write(Stream.OCCURRENCES, occurrence_rows(), **IDS)
+    assert pq.read_schema(segment.path).remove_metadata() == SCHEMAS[Stream.OCCURRENCES]
+
+
+def test_distinct_batches_with_identical_rows_get_distinct_segments(tmp_path: Path) -> None:
+    zone = LandingZone(tmp_path)
+    [first] = zone.write(Stream.DEMOGRAPHICS, demographic_rows(), **IDS, batch="restart-1")
+    [second] = zone.write(Stream.DEMOGRAPHICS, demographic_rows(), **IDS, batch="restart-2")
+    assert first.segment_id != second.segment_id
+    assert zone.write(Stream.DEMOGRAPHICS, demographic_rows(), **IDS, batch="restart-1") == [first]
+    assert len(zone.segments(Stream.DEMOGRAPHICS)) == 2
