@@ -1,0 +1,297 @@
+"""The per-frame pipeline of one camera: frame -> persons -> passes -> anonymous events.
+
+For every processed frame: detect persons, update the geometry-only tracker, and for each confirmed
+person sample an appearance embedding and a demographic guess (at most every
+``feature_interval_seconds``). A track's samples are averaged while it lives, for at most
+``max_feature_age_seconds``; then its group is assigned, its demographic guess is handed to the
+window aggregator and every feature is overwritten with zeros and dropped. When the track ends it
+yields one occurrence (time, camera, group, direction). The frame itself is zeroed when the frame is
+done. Nothing in here is written anywhere: events go to the ``EventSink``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from individ.site_config import Camera
+from sensors.metrics import SensorMetrics
+from sensors.settings import TrackingSettings
+from sensors.sources import Frame
+from sensors.tracking import Pass, Tracker
+from sensors.vision.demographics import DemographicGuess
+from sensors.vision.detector import PersonDetector
+from sensors.vision.embedding import AppearanceEmbedder
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+# -- the interfaces the vision and privacy parts implement -------------------------------------------
+
+
+class DemographicEstimator(Protocol):
+    def estimate(self, frame_bgr: np.ndarray, person_box_xyxy: np.ndarray) -> DemographicGuess: ...
+
+
+class GroupAssigner(Protocol):
+    """Noise + keyed LSH (sensors.privacy.grouping); ``at`` (unix time) selects the key epoch."""
+
+    def assign(self, embedding: np.ndarray, at: float | None = None) -> int: ...
+
+
+class EventSink(Protocol):
+    """Where the pipeline's anonymous outputs go (the emitter)."""
+
+    def occurrence(self, camera_id: str, observed_at: dt.datetime, group_id: int, direction: str) -> None: ...
+
+    def demographic(self, camera_id: str, when: dt.datetime, age_band: str, gender: str) -> None: ...
+
+    def frame_processed(self, camera_id: str, when: dt.datetime, persons: int, latency_ms: float) -> None: ...
+
+
+@dataclass
+class VisionModels:
+    """The models one sensor shares between its cameras (onnxruntime sessions are thread-safe)."""
+
+    detector: PersonDetector
+    demographics: DemographicEstimator
+    embedder: AppearanceEmbedder
+
+
+class LockedAssigner:
+    """Serialises group assignment across camera threads (key rotation swaps the hash under a lock)."""
+
+    def __init__(self, assigner: GroupAssigner) -> None:
+        self._assigner = assigner
+        self._lock = threading.Lock()
+
+    def assign(self, embedding: np.ndarray, at: float | None = None) -> int:
+        with self._lock:
+            return int(self._assigner.assign(embedding, at=at))
+
+
+# -- a track's features: the only per-person data, and its deletion ---------------------------------
+
+
+@dataclass
+class TrackFeatures:
+    """Running sums of one track's samples; wiped as soon as its group is assigned."""
+
+    first_sample: dt.datetime
+    first_sample_clock: float  # time.monotonic(), for the feature-lifetime metric
+    last_sample: dt.datetime
+    embedding_sum: np.ndarray | None = None
+    embeddings: int = 0
+    ages: Counter[str] = field(default_factory=Counter)
+    genders: Counter[str] = field(default_factory=Counter)
+
+    def add(self, embedding: np.ndarray | None, age_band: str | None, gender: str | None, when: dt.datetime) -> None:
+        self.last_sample = when
+        if embedding is not None:
+            if self.embedding_sum is None:
+                self.embedding_sum = np.zeros(embedding.shape, np.float64)
+            self.embedding_sum += embedding
+            self.embeddings += 1
+        if age_band is not None and age_band != "unknown":
+            self.ages[age_band] += 1
+        if gender is not None and gender != "unknown":
+            self.genders[gender] += 1
+
+    def mean_embedding(self) -> np.ndarray | None:
+        if self.embedding_sum is None or not self.embeddings:
+            return None
+        return (self.embedding_sum / self.embeddings).astype(np.float32)
+
+    def demographic(self) -> tuple[str, str]:
+        """The most frequent known age band and gender across samples, 'unknown' where none was known."""
+        age = self.ages.most_common(1)[0][0] if self.ages else "unknown"
+        gender = self.genders.most_common(1)[0][0] if self.genders else "unknown"
+        return age, gender
+
+    def wipe(self) -> None:
+        """Overwrite the feature sums and drop every reference."""
+        if self.embedding_sum is not None:
+            self.embedding_sum.fill(0.0)
+        self.embedding_sum = None
+        self.embeddings = 0
+        self.ages.clear()
+        self.genders.clear()
+
+
+@dataclass
+class _TrackState:
+    """What the pipeline keeps per live track: features until assignment, then only the group id."""
+
+    features: TrackFeatures | None = None
+    group_id: int | None = None
+    assigned: bool = False  # features were consumed (with or without a usable embedding)
+
+
+class StageTimer:
+    """Per-frame stage durations, recorded into the Prometheus histogram."""
+
+    def __init__(self, metrics: SensorMetrics) -> None:
+        self._metrics = metrics
+
+    def record(self, stage: str, started: float) -> float:
+        now = time.perf_counter()
+        self._metrics.observe_stage(stage, now - started)
+        return now
+
+
+class CameraPipeline:
+    """Turns one camera's frames into anonymous events. Not thread-safe: one processor thread per camera."""
+
+    def __init__(
+        self,
+        camera: Camera,
+        models: VisionModels,
+        assigner: GroupAssigner,
+        sink: EventSink,
+        tracking: TrackingSettings,
+        metrics: SensorMetrics,
+    ) -> None:
+        self.camera = camera
+        self.models = models
+        self.assigner = assigner
+        self.sink = sink
+        self.settings = tracking
+        self.metrics = metrics
+        self.tracker = Tracker(tracking, camera.counting_line)
+        self._tracks: dict[int, _TrackState] = {}
+        self._timer = StageTimer(metrics)
+        self.last_frame_at: dt.datetime | None = None
+        self._last_persons = 0
+
+    def process(self, frame: Frame) -> None:
+        """Run one frame through every stage; the frame's pixels are zeroed before returning."""
+        try:
+            self._process(frame)
+        finally:
+            frame.image.fill(0)
+            deleted = time.monotonic()
+            latency_ms = (deleted - frame.received) * 1000.0
+            self.metrics.observe_stage("frame_to_deletion", latency_ms / 1000.0)
+        self.sink.frame_processed(self.camera.id, frame.captured_at, self._last_persons, latency_ms)
+
+    def finish(self) -> None:
+        """End every live track (the source ended or the service stops) and emit their passes."""
+        passes, discarded = self.tracker.finish()
+        self._close(passes, discarded)
+        self.metrics.active_tracks.labels(self.camera.id).set(0)
+
+    # -- stages --------------------------------------------------------------------------------------
+
+    def _process(self, frame: Frame) -> None:
+        image, when = frame.image, frame.captured_at
+        self.last_frame_at = when
+        self._last_persons = 0
+        t = time.perf_counter()
+        detections = self.models.detector.detect(image)
+        t = self._timer.record("detect", t)
+        self._last_persons = len(detections)
+        self.metrics.frames_processed.labels(self.camera.id).inc()
+        self.metrics.persons_detected.labels(self.camera.id).inc(len(detections))
+        height, width = image.shape[:2]
+        update = self.tracker.update(detections.xyxy, when, (width, height))
+        t = self._timer.record("track", t)
+        for tracked in update.visible:
+            state = self._tracks.setdefault(tracked.track_id, _TrackState())
+            if not state.assigned and (state.features is None or self._sample_due(state.features, when)):
+                self._sample(state, image, tracked.xyxy, when)
+        self._timer.record("features", t)
+        self.expire_features(when)
+        self._close(update.ended, update.discarded)
+        self.metrics.active_tracks.labels(self.camera.id).set(self.tracker.active)
+
+    def expire_features(self, when: dt.datetime | None = None) -> None:
+        """Assign and delete the features of every track that has held them for the maximum age.
+
+        The age counts in frame time and in wall-clock time, whichever is first: a person the detector
+        has lost, or a camera that stopped delivering frames, does not keep features alive (the service
+        calls this between frames too)."""
+        bound = self.settings.max_feature_age_seconds
+        now = time.monotonic()
+        for state in self._tracks.values():
+            features = state.features
+            if features is None:
+                continue
+            frame_age = (when - features.first_sample).total_seconds() if when is not None else 0.0
+            if frame_age >= bound or now - features.first_sample_clock >= bound:
+                self._assign(state)
+
+    def _sample_due(self, features: TrackFeatures, when: dt.datetime) -> bool:
+        return (when - features.last_sample).total_seconds() >= self.settings.feature_interval_seconds
+
+    def _sample(self, state: _TrackState, image: np.ndarray, box: np.ndarray, when: dt.datetime) -> None:
+        t = time.perf_counter()
+        embedding = self._call("embedder", lambda: self.models.embedder.embed(image, box))
+        t = self._timer.record("embed", t)
+        guess = self._call("demographics", lambda: self.models.demographics.estimate(image, box))
+        self._timer.record("demographics", t)
+        if state.features is None:
+            state.features = TrackFeatures(when, time.monotonic(), when)
+        state.features.add(
+            embedding, guess.age_band if guess is not None else None, guess.gender if guess is not None else None, when
+        )
+        if embedding is not None:
+            embedding.fill(0.0)
+
+    def _call(self, model: str, run: Callable[[], T]) -> T | None:
+        """Run one model on one person; a failure skips that sample (logged without any data) but never the camera."""
+        try:
+            return run()
+        except Exception as exc:
+            self.metrics.model_errors.labels(self.camera.id, model).inc()
+            log.warning(
+                "%s failed on a person (%s); sample skipped",
+                model,
+                type(exc).__name__,
+                extra={"camera_id": self.camera.id},
+            )
+            return None
+
+    def _assign(self, state: _TrackState) -> None:
+        """Consume the track's features: group from the mean embedding, demographics to the sink, then wipe."""
+        features = state.features
+        assert features is not None
+        t = time.perf_counter()
+        mean = features.mean_embedding()
+        if mean is not None:
+            at = features.last_sample.timestamp()
+            group = self._call("assigner", lambda: self.assigner.assign(mean, at=at))
+            state.group_id = int(group) if group is not None else None
+            mean.fill(0.0)
+        t = self._timer.record("assign", t)
+        age, gender = features.demographic()
+        self.sink.demographic(self.camera.id, features.last_sample, age, gender)
+        features.wipe()
+        self.metrics.feature_lifetime_seconds.observe(time.monotonic() - features.first_sample_clock)
+        state.features = None
+        state.assigned = True
+        self._timer.record("delete", t)
+
+    def _close(self, passes: list[Pass], discarded: list[int]) -> None:
+        for track_id in discarded:
+            state = self._tracks.pop(track_id, None)
+            if state is not None and state.features is not None:
+                state.features.wipe()
+        for person in passes:
+            state = self._tracks.pop(person.track_id, _TrackState())
+            if not state.assigned and state.features is not None:
+                self._assign(state)
+            if state.group_id is None:
+                self.metrics.passes_without_features.labels(self.camera.id).inc()
+                continue
+            self.sink.occurrence(self.camera.id, person.observed_at, state.group_id, person.direction)
+            self.metrics.occurrences.labels(self.camera.id, "real").inc()
