@@ -1,40 +1,28 @@
 """Groups in the stored data: how many members, real or fictitious, each (camera, hour, group) cell has.
 
-The product's first guarantee is that a stored group id never points at a small crowd: fictitious
-persons, indistinguishable from real ones, fill every (camera, hour, group) cell up to
-``privacy.fictitious.min_members`` *in expectation*. The plan is Poisson and fixed in advance, so a
-realised cell can still hold one or two events (about 39 % of occupied cells at a mean of 3), and an
-attacker cannot tell whether those are real. A deterministic floor would be worse: the attacker
-would subtract it. So the audit checks that the realised cells are no smaller than the plan at the
-configured minimum implies, that the published plan matches the configuration, and that the sensor
+The product's first guarantee is that a stored group id never points at a small crowd: every
+(camera, hour, group) cell that holds a real person holds at least 3 events that nobody can tell apart
+(microaggregation into groups of 3). The sensor's plan, fixed in advance, adds ``ceil(min_members) - 1``
+fictitious persons to every cell plus Poisson extras where traffic is low (``individ.fictitious``). So
+the audit checks that no occupied cell of a complete camera-hour is below that floor (a cell at the floor
+holds fictitious persons only), that the published plan matches the configuration, and that the sensor
 added what it published.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import polars as pl
 
 from individ.audit.model import Guarantee, Section, Table, check, not_measured
 from individ.contract import N_GROUPS
-from individ.fictitious import plan_per_group
+from individ.fictitious import fictitious_floor, plan_per_group
 from individ.site_config import SiteConfig
 
 PRODUCT_MIN_MEMBERS = 3.0  # the microaggregation-into-groups-of-3 equivalence the product claims
-BELOW_MIN_TOLERANCE = 0.05  # absolute slack on the share of small cells over the Poisson design share
 PLAN_Z_LIMIT = 4.0  # a camera-hour whose fictitious count is this many Poisson sds off the plan is off-plan
 OFF_PLAN_LIMIT = 0.01
 MINUTES_PER_HOUR = 60
-
-
-def poisson_share_below(mean: float, k: float) -> float:
-    """Among occupied cells of a Poisson(mean) count, the share with fewer than k members."""
-    if mean <= 0:
-        return 0.0
-    below = sum(math.exp(-mean) * mean**j / math.factorial(j) for j in range(1, math.ceil(k)))
-    return below / (1 - math.exp(-mean))
 
 
 def cell_counts(occurrences: pl.DataFrame) -> pl.DataFrame:
@@ -171,21 +159,20 @@ def measure_groups(config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl
 
 
 def _cells_guarantee(cells: pl.DataFrame, k: float, figures: dict[str, object], tables: list[Table]) -> Guarantee:
+    floor = fictitious_floor(max(k, PRODUCT_MIN_MEMBERS))
     claim = (
-        f"Occupied (camera, hour, group) cells with fewer than {k:g} members are no more frequent than the "
-        f"fixed Poisson plan at a mean of {k:g} implies (+{BELOW_MIN_TOLERANCE:.0%})."
+        f"Every occupied (camera, hour, group) cell holds at least {floor} events, so every cell holding a real "
+        f"person holds at least {floor + 1} indistinguishable events."
     )
     if cells.height == 0:
-        return not_measured("groups.cells_below_min", claim, None, "<=", "no occurrences in complete camera-hours")
+        return not_measured("groups.cells_below_min", claim, None, ">=", "no occurrences in complete camera-hours")
     members = cells["members"].to_numpy()
-    below = int((members < k).sum())
-    reference = poisson_share_below(k, k)
-    share = below / members.size
+    below = int((members < floor).sum())
     figures |= {
         "occupied_cells": int(members.size),
-        "cells_below_min": below,
-        "share_below_min": round(share, 4),
-        "poisson_design_share_below_min": round(reference, 4),
+        "fictitious_floor": floor,
+        "cells_below_floor": below,
+        "cells_at_floor_share": round(float((members == floor).mean()), 4),
         "members_min": int(members.min()),
         "members_p5": float(np.percentile(members, 5)),
         "members_median": float(np.median(members)),
@@ -202,23 +189,23 @@ def _cells_guarantee(cells: pl.DataFrame, k: float, figures: dict[str, object], 
     return check(
         "groups.cells_below_min",
         claim,
-        round(share, 4),
-        round(reference + BELOW_MIN_TOLERANCE, 4),
-        "<=",
-        unit="share of occupied cells",
-        detail=f"{below} of {members.size} occupied cells have fewer than {k:g} members "
-        f"(realised minimum {int(members.min())}); a Poisson({k:g}) cell count gives {reference:.1%}.",
+        int(members.min()),
+        floor,
+        ">=",
+        unit="members",
+        detail=f"{below} of {members.size} occupied cells of complete camera-hours hold fewer than {floor} events; "
+        f"cells at exactly {floor} hold fictitious persons only.",
     )
 
 
 _EXPLANATION = (
     "Each stored occurrence says only: at this camera, in this second, someone of group g passed. The cells "
     "(camera, hour, group) are counted from the landing zone; real and fictitious events are counted from the "
-    "sensor's heartbeats (the occurrences themselves do not say which is which). Fictitious persons are drawn per "
-    "group and camera-hour from Poisson(max(0, min_members - expected passes / 1000)), a plan fixed in advance "
-    "from expected traffic, so that every cell holds at least min_members members on average and nobody can tell "
-    "a real member from a fictitious one. Because the count is random, some occupied cells hold fewer members "
-    "than the minimum; the audit compares their share with what the plan implies. A fixed number per cell would "
-    "guarantee the minimum in every cell but could be subtracted by anyone who knows it, and topping cells up from "
-    "what was actually seen biases flows (-11 % at 1,000 visitors/h, -81 % at 200/h)."
+    "sensor's heartbeats (the occurrences themselves do not say which is which). Per group and camera-hour the "
+    "sensor adds a fixed floor of ceil(min_members) - 1 fictitious persons plus Poisson(max(0, min_members - floor "
+    "- expected passes / 1000)), a plan fixed in advance from expected traffic: a cell holding one real person "
+    "therefore holds at least min_members events, and nobody can tell which of them is real. Knowing the floor "
+    "tells how many real persons a cell holds, never which event is theirs. Topping cells up from what was "
+    "actually seen would bias flows (-11 % at 1,000 visitors/h, -81 % at 200/h), so the plan never looks at "
+    "the data; its mean and the number added per camera-hour are published in heartbeats."
 )

@@ -40,9 +40,11 @@ def test_every_declared_guarantee_is_reported_once(good_site: AuditedSite) -> No
 
 def test_figures_describe_the_generated_site(good_site: AuditedSite) -> None:
     groups = good_site.report.section("groups").figures
-    # The fixed plan at min_members 3: a Poisson(3) cell is below 3 in about 39 % of occupied cells.
-    assert 0.3 < groups["share_below_min"] < 0.45
-    assert 0.1 < groups["fictitious_share"] < 0.6
+    # The plan's floor at min_members 3: no cell below 2, and cells at 2 hold fictitious persons only.
+    assert groups["fictitious_floor"] == 2
+    assert groups["members_min"] >= 2 and groups["cells_below_floor"] == 0
+    assert 0 < groups["cells_at_floor_share"] < 1
+    assert 0.1 < groups["fictitious_share"] < 0.8
     linkage = good_site.report.section("linkage").figures
     assert 0 <= linkage["pooled_confidence"] < 0.1
 

@@ -1,26 +1,18 @@
-"""Smaller parts of the audit: the Poisson reference, partial hours, file sniffing, the command line."""
+"""Smaller parts of the audit: partial hours, file sniffing, the command line."""
 
 import argparse
 import datetime as dt
 import json
-import math
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from individ.audit.cli import parse_period, register
-from individ.audit.groups import measure_groups, poisson_share_below
+from individ.audit.groups import measure_groups
 from individ.audit.model import Status
 from individ.audit.scan import entropy_bits, looks_like_key_text, sniff
 from tests.audit.sitegen import START, generate, site_config
-
-
-def test_poisson_reference() -> None:
-    # Poisson(3): P(1) + P(2) = 7.5 e^-3 among the occupied share 1 - e^-3.
-    assert math.isclose(poisson_share_below(3, 3), 7.5 * math.exp(-3) / (1 - math.exp(-3)))
-    assert poisson_share_below(3, 1) == 0.0
-    assert poisson_share_below(0, 3) == 0.0
 
 
 def test_partial_camera_hours_are_counted_not_judged() -> None:
