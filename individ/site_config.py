@@ -102,7 +102,8 @@ class SmallCellPolicy(StrEnum):
 
 class PrivacyParameters(_Strict):
     groups: int = N_GROUPS
-    noise_sigma: float = Field(default=0.05, ge=0, description="embedding noise, in units of the unit sphere")
+    # Expected length of the noise vector on the unit sphere; 0.2 costs no measured p_same (sensors/privacy/noise.py).
+    noise_sigma: float = Field(default=0.2, ge=0, description="embedding noise, in units of the unit sphere")
     fictitious: FictitiousPolicy = FictitiousPolicy()
     demographics_window_minutes: int = Field(default=15, ge=5, le=60)
     min_cell_size: int = Field(default=5, ge=1)

@@ -1,0 +1,1 @@
+"""Vision adapters: person detection, faces, demographics and appearance embeddings (onnxruntime, OpenCV)."""
