@@ -1,0 +1,83 @@
+{{ config(pre_hook="{{ delete_requested_days('site_day') }}") }}
+-- Estimated flow between two cameras per site-local day: the sum of the day's hourly flows, with an
+-- interval that adds the hourly pair-count variances and treats s and p (one value per day) as
+-- common to all hours:
+--   Var(F) = [sum Var(M_h) + (sum dB_h/ds)^2 sd_s^2] / (p - s)^2 + F^2 sd_p^2 / (p - s)^2
+with run as (
+    select * from {{ ref('int_run_window') }}
+),
+
+daily as (
+    select
+        site_day,
+        origin_camera_id,
+        destination_camera_id,
+        any_value(origin_role) as origin_role,
+        any_value(destination_role) as destination_role,
+        any_value(origin_store_id) as origin_store_id,
+        any_value(destination_store_id) as destination_store_id,
+        any_value(origin_zone) as origin_zone,
+        any_value(destination_zone) as destination_zone,
+        count(*) as hours,
+        sum(same_group_pairs) as same_group_pairs,
+        sum(chance_expectation) as chance_expectation,
+        sum(excess_pairs) as excess_pairs,
+        sum(time_pairs) as time_pairs,
+        sum(pair_count_variance) as pair_count_variance,
+        sum(chance_rate_sensitivity) as chance_rate_sensitivity,
+        sum(origin_real_passes) as origin_real_passes,
+        any_value(p_used) as p_used,
+        any_value(p_sd) as p_sd,
+        any_value(chance_rate) as chance_rate,
+        any_value(chance_rate_sd) as chance_rate_sd,
+        any_value(max_lag_minutes) as max_lag_minutes
+    from {{ ref('flow_matrix_hourly') }}
+    where site_day between (select first_day from run) and (select last_day from run)
+    group by site_day, origin_camera_id, destination_camera_id
+),
+
+estimates as (
+    select
+        *,
+        case when p_used > chance_rate then excess_pairs / (p_used - chance_rate) end as estimated_flow
+    from daily
+),
+
+with_se as (
+    select
+        *,
+        sqrt(
+            (pair_count_variance + power(chance_rate_sensitivity * chance_rate_sd, 2)) / power(p_used - chance_rate, 2)
+            + power(estimated_flow * p_sd / (p_used - chance_rate), 2)
+        ) as flow_se
+    from estimates
+)
+
+select
+    site_day,
+    origin_camera_id,
+    destination_camera_id,
+    origin_role,
+    destination_role,
+    origin_store_id,
+    destination_store_id,
+    origin_zone,
+    destination_zone,
+    cast(hours as integer) as hours,
+    estimated_flow,
+    greatest(estimated_flow - {{ var('interval_z') }} * flow_se, 0) as flow_ci_low,
+    estimated_flow + {{ var('interval_z') }} * flow_se as flow_ci_high,
+    flow_se,
+    cast(same_group_pairs as bigint) as same_group_pairs,
+    chance_expectation,
+    excess_pairs,
+    cast(time_pairs as bigint) as time_pairs,
+    p_used,
+    p_sd,
+    chance_rate,
+    chance_rate_sd,
+    pair_count_variance,
+    chance_rate_sensitivity,
+    cast(origin_real_passes as bigint) as origin_real_passes,
+    max_lag_minutes
+from with_se

@@ -1,0 +1,82 @@
+{{ config(pre_hook="{{ delete_requested_hours('hour_start') }}") }}
+-- Estimated flow between two cameras per hour: the number of (pass at A in the hour, later pass at B
+-- by the same person within max_lag_minutes) pairs, estimated from group co-occurrences:
+--   F = (M - B) / (p - s),  Var(F) = [Var(M) + (dB/ds)^2 sd_s^2] / (p - s)^2 + F^2 sd_p^2 / (p - s)^2
+-- with Var(M) = overdispersion * (B - floor part * w) + max(M - B, 0) (1 - p): the fictitious floor's
+-- share of B varies only through the time window (see int_flow_hourly_components).
+with run as (
+    select * from {{ ref('int_run_window') }}
+),
+
+cameras as (
+    select * from {{ ref('int_camera_index') }}
+),
+
+calibration as (
+    select site_day, p_used, p_used_sd
+    from {{ ref('reidentification_calibration') }}
+    where calibration_scope = 'all_stores'
+),
+
+components as (
+    select
+        components.*,
+        coalesce(run.p_override, calibration.p_used) as p_used,
+        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd
+    from {{ ref('int_flow_hourly_components') }} as components
+    cross join run
+    left join calibration on components.site_day = calibration.site_day
+),
+
+estimates as (
+    select
+        *,
+        same_group_pairs - chance_expectation as excess_pairs,
+        chance_overdispersion * greatest(chance_expectation - chance_floor_variance_reduction, 0)
+            + greatest(same_group_pairs - chance_expectation, 0) * (1 - least(p_used, 1)) as pair_count_variance,
+        case when p_used > chance_rate then (same_group_pairs - chance_expectation) / (p_used - chance_rate) end
+            as estimated_flow
+    from components
+),
+
+with_se as (
+    select
+        *,
+        sqrt(
+            (pair_count_variance + power(chance_rate_sensitivity * chance_rate_sd, 2)) / power(p_used - chance_rate, 2)
+            + power(estimated_flow * p_sd / (p_used - chance_rate), 2)
+        ) as flow_se
+    from estimates
+)
+
+select
+    {{ hour_from_index('with_se.hour_idx') }} as hour_start,
+    with_se.site_day,
+    origin.camera_id as origin_camera_id,
+    destination.camera_id as destination_camera_id,
+    origin.role as origin_role,
+    destination.role as destination_role,
+    origin.store_id as origin_store_id,
+    destination.store_id as destination_store_id,
+    origin.zone as origin_zone,
+    destination.zone as destination_zone,
+    with_se.estimated_flow,
+    greatest(with_se.estimated_flow - {{ var('interval_z') }} * with_se.flow_se, 0) as flow_ci_low,
+    with_se.estimated_flow + {{ var('interval_z') }} * with_se.flow_se as flow_ci_high,
+    with_se.flow_se,
+    with_se.same_group_pairs,
+    with_se.chance_expectation,
+    with_se.excess_pairs,
+    with_se.time_pairs,
+    with_se.p_used,
+    with_se.p_sd,
+    with_se.chance_rate,
+    with_se.chance_rate_sd,
+    with_se.chance_rate_sensitivity,
+    with_se.pair_count_variance,
+    with_se.origin_real as origin_real_passes,
+    run.max_lag_minutes
+from with_se
+cross join run
+inner join cameras as origin on with_se.origin_idx = origin.camera_idx
+inner join cameras as destination on with_se.destination_idx = destination.camera_idx

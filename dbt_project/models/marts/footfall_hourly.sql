@@ -1,0 +1,83 @@
+{{ config(pre_hook="{{ delete_requested_hours('hour_start') }}") }}
+-- Passes per camera and hour, corrected for the fictitious persons the sensor added. The camera total
+-- is exact: footfall = passes stored - fictitious passes emitted (heartbeats). Heartbeats do not say
+-- which direction the fictitious passes took, so the per-direction figures share them out in
+-- proportion to the stored passes of each direction.
+with run as (
+    select * from {{ ref('int_run_window') }}
+),
+
+passes as (
+    select
+        occ.camera_id,
+        occ.hour_start,
+        count(*) as passes_stored,
+        count(*) filter (where occ.direction = 'in') as passes_in_stored,
+        count(*) filter (where occ.direction = 'out') as passes_out_stored,
+        count(*) filter (where occ.direction = 'unknown') as passes_unknown_stored
+    from {{ ref('stg_occurrences') }} as occ
+    cross join run
+    where occ.observed_at >= run.window_start and occ.observed_at < run.window_end
+    group by all
+),
+
+heartbeats as (
+    select
+        hb.camera_id,
+        hb.hour_start,
+        sum(hb.fictitious_emitted) as fictitious_emitted,
+        sum(hb.occurrences_emitted) as real_emitted,
+        count(*) as heartbeat_minutes
+    from {{ ref('stg_heartbeats') }} as hb
+    cross join run
+    where hb.minute_start >= run.window_start and hb.minute_start < run.window_end
+    group by all
+),
+
+joined as (
+    select
+        coalesce(passes.camera_id, heartbeats.camera_id) as camera_id,
+        coalesce(passes.hour_start, heartbeats.hour_start) as hour_start,
+        coalesce(passes.passes_stored, 0) as passes_stored,
+        coalesce(passes.passes_in_stored, 0) as passes_in_stored,
+        coalesce(passes.passes_out_stored, 0) as passes_out_stored,
+        coalesce(passes.passes_unknown_stored, 0) as passes_unknown_stored,
+        coalesce(heartbeats.fictitious_emitted, 0) as fictitious_emitted,
+        heartbeats.real_emitted,
+        coalesce(heartbeats.heartbeat_minutes, 0) as heartbeat_minutes
+    from passes
+    full outer join heartbeats
+        on passes.camera_id = heartbeats.camera_id and passes.hour_start = heartbeats.hour_start
+),
+
+corrected as (
+    select
+        *,
+        passes_stored - fictitious_emitted as footfall,
+        fictitious_emitted / nullif(passes_stored, 0) as fictitious_share
+    from joined
+)
+
+select
+    corrected.hour_start,
+    {{ site_day('corrected.hour_start', 'run.timezone') }} as site_day,
+    corrected.camera_id,
+    cameras.role as camera_role,
+    cameras.store_id,
+    cameras.zone,
+    cast(corrected.footfall as bigint) as footfall,
+    corrected.passes_in_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_in,
+    corrected.passes_out_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_out,
+    corrected.passes_unknown_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_unknown_direction,
+    corrected.passes_stored,
+    corrected.passes_in_stored,
+    corrected.passes_out_stored,
+    corrected.passes_unknown_stored,
+    cast(corrected.fictitious_emitted as bigint) as fictitious_emitted,
+    cast(corrected.real_emitted as bigint) as real_emitted,
+    corrected.heartbeat_minutes,
+    -- Stored passes that the sensor's own counts do not account for (lost or extra segments).
+    cast(corrected.passes_stored - corrected.fictitious_emitted - corrected.real_emitted as bigint) as unaccounted_passes
+from corrected
+cross join run
+left join {{ ref('stg_cameras') }} as cameras on corrected.camera_id = cameras.camera_id
