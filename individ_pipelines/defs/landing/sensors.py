@@ -1,0 +1,193 @@
+"""The landing-zone sensor: new segments -> runs for the hours they change, once each.
+
+A segment in hour h changes hour h and the hours whose lookahead reaches into h (flows pair passes
+up to 30 minutes apart, store visits up to the dbt var visit_max_lag_minutes: h-3..h for 180).
+Each (hour, segment) pair triggers at most one run: the cursor remembers the pairs
+already requested, and a run's key is derived from the hour range and the segment ids behind it,
+so a re-evaluated tick never launches the same work twice while a late segment does re-run the
+hours it changes.
+
+An hour is requested only once it is final: events up to its end plus the flow lag have arrived
+(the landing zone's watermark, from the latest heartbeats) or its end plus the configured
+lateness has passed on the wall clock. Contiguous ready hours go out as one partition-range run
+(one ingestion step and one dbt invocation).
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from individ.contract import LandingZone, Segment, Stream
+from individ_pipelines.defs.analytics.project import longest_lag_minutes
+from individ_pipelines.defs.landing.partitions import HOUR, lookahead_hours, partition_key
+from individ_pipelines.resources import LandingZoneResource, SiteResource
+
+# Pairs this much older than the newest segment are forgotten; a segment that late needs a manual backfill.
+RETENTION = dt.timedelta(days=7)
+# One run covers at most this many contiguous hours.
+MAX_HOURS_PER_RUN = 24
+
+
+@dataclass
+class SensorCursor:
+    """Which segments already triggered which hour (hour key -> segment ids), and the retention horizon."""
+
+    horizon: dt.datetime | None = None
+    requested: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str | None) -> "SensorCursor":
+        if not text:
+            return cls()
+        data = json.loads(text)
+        horizon = dt.datetime.fromisoformat(data["horizon"]) if data.get("horizon") else None
+        return cls(horizon, {hour: set(ids) for hour, ids in data["requested"].items()})
+
+    def serialize(self) -> str:
+        return json.dumps(
+            {
+                "horizon": self.horizon.isoformat() if self.horizon else None,
+                "requested": {hour: sorted(ids) for hour, ids in sorted(self.requested.items())},
+            }
+        )
+
+
+@dataclass(frozen=True)
+class HourRangeRequest:
+    """A run for the contiguous hours [first, last] triggered by these segments."""
+
+    first: dt.datetime
+    last: dt.datetime
+    segment_ids: tuple[str, ...]
+
+    @property
+    def run_key(self) -> str:
+        digest = hashlib.sha256("\n".join(self.segment_ids).encode()).hexdigest()[:16]
+        return f"{partition_key(self.first)}..{partition_key(self.last)}:{digest}"
+
+    def run_request(self) -> dg.RunRequest:
+        if self.first == self.last:
+            return dg.RunRequest(run_key=self.run_key, partition_key=partition_key(self.first))
+        return dg.RunRequest(
+            run_key=self.run_key,
+            tags={
+                "dagster/asset_partition_range_start": partition_key(self.first),
+                "dagster/asset_partition_range_end": partition_key(self.last),
+            },
+        )
+
+
+def plan_runs(
+    segments: Iterable[Segment],
+    cursor: SensorCursor,
+    *,
+    now: dt.datetime,
+    watermark: dt.datetime | None,
+    max_lag_minutes: int,
+    reach_minutes: int,
+    lateness_minutes: int,
+    first_hour: dt.datetime,
+) -> tuple[list[HourRangeRequest], SensorCursor]:
+    """The runs to request now and the cursor after requesting them (pure: no I/O).
+
+    ``max_lag_minutes`` decides when an hour is final; ``reach_minutes`` (the longest lag any model
+    pairs passes over) how many earlier hours a segment changes.
+    """
+    segments = list(segments)
+    newest = max((segment.hour for segment in segments), default=None)
+    horizon = max(filter(None, (cursor.horizon, newest - RETENTION if newest else None, first_hour)))
+    margin = lookahead_hours(reach_minutes)
+    pending: dict[dt.datetime, set[str]] = defaultdict(set)
+    for segment in segments:
+        for back in range(margin + 1):
+            hour = segment.hour - back * HOUR
+            if hour < horizon or segment.segment_id in cursor.requested.get(partition_key(hour), ()):
+                continue
+            pending[hour].add(segment.segment_id)
+
+    def is_final(hour: dt.datetime) -> bool:
+        complete_at = hour + HOUR + dt.timedelta(minutes=max_lag_minutes)
+        arrived = watermark is not None and watermark >= complete_at
+        return arrived or now >= hour + HOUR + dt.timedelta(minutes=lateness_minutes)
+
+    ready = sorted(hour for hour in pending if is_final(hour))
+    requests: list[HourRangeRequest] = []
+    run: list[dt.datetime] = []
+    for hour in ready:
+        if run and (hour - run[-1] != HOUR or len(run) == MAX_HOURS_PER_RUN):
+            requests.append(_request(run, pending))
+            run = []
+        run.append(hour)
+    if run:
+        requests.append(_request(run, pending))
+
+    requested = {key: set(ids) for key, ids in cursor.requested.items() if key >= partition_key(horizon)}
+    for hour in ready:
+        requested.setdefault(partition_key(hour), set()).update(pending[hour])
+    return requests, SensorCursor(horizon, requested)
+
+
+def _request(hours: list[dt.datetime], pending: dict[dt.datetime, set[str]]) -> HourRangeRequest:
+    pairs = sorted(f"{partition_key(hour)}/{segment_id}" for hour in hours for segment_id in pending[hour])
+    return HourRangeRequest(hours[0], hours[-1], tuple(pairs))
+
+
+def landing_watermark(zone: LandingZone, segments: list[Segment]) -> dt.datetime | None:
+    """End of the latest heartbeat minute of the slowest sensor: events before it have arrived."""
+    heartbeats = [segment for segment in segments if segment.stream is Stream.HEARTBEATS]
+    if not heartbeats:
+        return None
+    latest_hour = max(segment.hour for segment in heartbeats)
+    # A sensor silent in the latest hour holds the watermark back at its own last minute.
+    latest_per_sensor: dict[str, dt.datetime] = {}
+    for segment in heartbeats:
+        if segment.hour < latest_hour - HOUR:
+            continue
+        with zone.filesystem.open_input_file(segment.path) as handle:
+            table = pq.read_table(handle, columns=["sensor_id", "minute_start"])
+        if table.num_rows == 0:
+            continue
+        minute = pc.max(table.column("minute_start")).as_py()
+        sensor_id = table.column("sensor_id")[0].as_py()
+        latest_per_sensor[sensor_id] = max(minute, latest_per_sensor.get(sensor_id, minute))
+    if not latest_per_sensor:
+        return None
+    return min(latest_per_sensor.values()) + dt.timedelta(minutes=1)
+
+
+def build_landing_sensor(job_name: str, first_hour: dt.datetime) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_zone_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests hourly runs for the hours that received new landing-zone segments, once final.",
+    )
+    def landing_zone_sensor(
+        context: dg.SensorEvaluationContext, site: SiteResource, landing_zone: LandingZoneResource
+    ) -> dg.SensorResult:
+        zone = landing_zone.zone
+        segments = [segment for stream in Stream for segment in zone.segments(stream)]
+        flows = site.config.flows
+        requests, cursor = plan_runs(
+            segments,
+            SensorCursor.parse(context.cursor),
+            now=dt.datetime.now(dt.UTC),
+            watermark=landing_watermark(zone, segments),
+            max_lag_minutes=flows.max_lag_minutes,
+            reach_minutes=longest_lag_minutes(flows.max_lag_minutes),
+            lateness_minutes=flows.lateness_minutes,
+            first_hour=first_hour,
+        )
+        if not requests:
+            return dg.SensorResult(skip_reason="no final hour with new segments", cursor=cursor.serialize())
+        return dg.SensorResult(run_requests=[r.run_request() for r in requests], cursor=cursor.serialize())
+
+    return landing_zone_sensor
