@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from individ.site_config import ConfigError, example_site_path, load_site_config
 
 # Modules that define ``register(subparsers)``; listed here so a missing part fails loudly.
-COMMAND_MODULES: tuple[str, ...] = ("sensors.cli", "individ.audit.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "sensors.cli",
+    "individ.simulator.cli",
+    "individ.demo",
+    "individ_pipelines.cli",
+    "individ.audit.cli",
+)
 
 
 def _config_check(args: argparse.Namespace) -> int:

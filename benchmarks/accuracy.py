@@ -1,0 +1,284 @@
+"""Accuracy of the real pipeline against the simulator's ground truth.
+
+    uv run python benchmarks/accuracy.py [--visitors 1000,5000,20000] [--p 0.3,0.5,0.7] [--seed 1] [--work DIR]
+
+For each traffic level and p: simulate one day of the demo mall (realistic imperfections on), run the
+real pipeline on it (Dagster ingestion assets + dbt models, see ``harness.run_pipeline``), and compare
+the marts with the truth. Definitions (F = true pairs, F^ = estimated_flow; hours = opening hours):
+
+* top-10 store flows: the 10 store-to-store camera pairs (X's door-out -> Y's door-in, X != Y) with
+  the most true daily pairs; error = sum |F^ - F| / sum F over those pairs' hours (h) or days (d).
+* matrix nMAE: sum |F^ - F| / sum F over every ordered camera pair, hourly (h) and daily (d); bias:
+  (sum F^ - sum F) / sum F, daily, against every real pass (the estimand) and against the passes the
+  sensor emitted (``pairs_observed``: without the pairs lost to missed detections and outages).
+* dwell: |estimated - true median dwell| in minutes per store-hour with >= 20 true visits (mean), and
+  per store-day (mean).
+* footfall: sum |footfall - true real passes| / sum true over camera-hours.
+* demographics: mean absolute difference (percentage points) between the estimated and true
+  age-band x gender shares of each store's daily visitors (known cells only).
+* coverage: share of camera pairs whose 95 % interval contains the truth, hourly and daily.
+* p: the pipeline's daily estimate (all stores) with its sd, against the simulated p.
+* privacy: real persons per group per camera-hour (mean over camera-hours), and the chance that a
+  same-group pair at two different cameras (within the lag window) is one person
+  (truth same-person same-group pairs / all same-group pairs the pipeline counted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import run_pipeline, simulate_day, warehouse_query
+
+from individ.contract import N_GROUPS
+
+
+@dataclass
+class Accuracy:
+    visitors_per_hour: int
+    p: float
+    occurrences: int
+    top10_hourly: float
+    top10_daily: float
+    matrix_nmae_hourly: float
+    matrix_nmae_daily: float
+    total_bias: float
+    total_bias_emitted: float
+    dwell_error_store_hour_min: float
+    dwell_error_store_day_min: float
+    footfall_error: float
+    demographic_share_error_pp: float
+    coverage_hourly: float
+    coverage_daily: float
+    p_estimate: float
+    p_sd: float
+    persons_per_group_camera_hour: float
+    p_same_person_given_same_group: float
+    simulate_seconds: float
+    pipeline_seconds: float
+
+
+def _naive(column: str) -> pl.Expr:
+    return pl.col(column).dt.replace_time_zone(None).dt.cast_time_unit("us")
+
+
+def _weighted_error(frame: pl.DataFrame) -> float:
+    return float((frame["estimated_flow"] - frame["pairs"]).abs().sum() / frame["pairs"].sum())
+
+
+def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
+    truth = data / "truth"
+    meta = json.loads((truth / "meta.json").read_text())
+    day = meta["days"][0]
+    opening, closing = (
+        pl.Series([day["opening_utc"], day["closing_utc"]]).str.to_datetime(time_zone="UTC").dt.replace_time_zone(None)
+    )
+    in_hours = pl.col("hour").is_between(opening, closing, closed="left")
+    cameras = warehouse_query(data, "select camera_id, role, store_id from raw.cameras")
+    role = dict(zip(cameras["camera_id"], cameras["role"], strict=True))
+    store = dict(zip(cameras["camera_id"], cameras["store_id"], strict=True))
+
+    hourly_truth = pl.read_parquet(truth / "true_flows_hourly.parquet").with_columns(_naive("hour"))
+    hourly_estimate = warehouse_query(
+        data,
+        "select hour_start as hour, origin_camera_id as from_camera, destination_camera_id as to_camera, "
+        "estimated_flow, flow_ci_low, flow_ci_high, same_group_pairs from marts.flow_matrix_hourly",
+    ).with_columns(pl.col("hour").dt.cast_time_unit("us"))
+    hourly = (
+        hourly_estimate.join(hourly_truth, on=["hour", "from_camera", "to_camera"], how="full", coalesce=True)
+        .filter(in_hours)
+        .with_columns(pl.col("estimated_flow", "pairs").fill_null(0))
+    )
+    daily_truth = pl.read_parquet(truth / "true_flows_daily.parquet")
+    daily_estimate = warehouse_query(
+        data,
+        "select origin_camera_id as from_camera, destination_camera_id as to_camera, estimated_flow, "
+        "flow_ci_low, flow_ci_high, same_group_pairs as pipeline_same_group_pairs from marts.flow_matrix_daily",
+    )
+    daily = daily_estimate.join(daily_truth, on=["from_camera", "to_camera"], how="full", coalesce=True).with_columns(
+        pl.col("estimated_flow", "pairs", "pairs_observed", "same_group_pairs", "pipeline_same_group_pairs").fill_null(
+            0
+        )
+    )
+    store_pairs = daily.filter(
+        pl.col("from_camera").replace_strict(role, default="") == "store_door_out",
+        pl.col("to_camera").replace_strict(role, default="") == "store_door_in",
+        pl.col("from_camera").replace_strict(store, default="")
+        != pl.col("to_camera").replace_strict(store, default=""),
+    )
+    top = store_pairs.sort("pairs", descending=True).head(10).select("from_camera", "to_camera")
+    covered = (pl.col("flow_ci_low") <= pl.col("pairs")) & (pl.col("pairs") <= pl.col("flow_ci_high"))
+
+    visits = pl.read_parquet(truth / "true_store_visits.parquet").with_columns(
+        _naive("door_in_at").dt.truncate("1h").alias("hour")
+    )
+    true_dwell_hour = (
+        visits.group_by("store_id", "hour")
+        .agg((pl.col("dwell_seconds").median() / 60).alias("true_median"), pl.len().alias("visits"))
+        .filter(pl.col("visits") >= 20)
+    )
+    dwell = warehouse_query(
+        data,
+        "select period, hour_start as hour, scope_id as store_id, dwell_median_minutes from marts.dwell_estimates "
+        "where visit_scope = 'store'",
+    ).with_columns(pl.col("hour").dt.cast_time_unit("us"))
+    dwell_hour = dwell.filter(pl.col("period") == "hour").join(true_dwell_hour, on=["store_id", "hour"])
+    true_dwell_day = visits.group_by("store_id").agg((pl.col("dwell_seconds").median() / 60).alias("true_median"))
+    dwell_day = dwell.filter(pl.col("period") == "day").join(true_dwell_day, on="store_id")
+
+    footfall_truth = pl.read_parquet(truth / "true_footfall_hourly.parquet").with_columns(_naive("hour"))
+    footfall = (
+        warehouse_query(data, "select hour_start as hour, camera_id, footfall from marts.footfall_hourly")
+        .with_columns(pl.col("hour").dt.cast_time_unit("us"))
+        .join(footfall_truth, on=["hour", "camera_id"], how="full", coalesce=True)
+        .filter(in_hours)
+        .with_columns(pl.col("footfall", "real_passes").fill_null(0))
+    )
+
+    known = (pl.col("age_band") != "unknown") & (pl.col("gender") != "unknown")
+    shares = pl.col("n") / pl.col("n").sum().over("store_id")
+    estimated_demo = (
+        warehouse_query(
+            data,
+            "select store_id, age_band, gender, visitors as n from marts.store_demographics "
+            "where period = 'day' and visitors is not null",
+        )
+        .filter(known)
+        .with_columns(shares.alias("estimated_share"))
+    )
+    true_demo = (
+        pl.read_parquet(truth / "true_demographics.parquet")
+        .filter(pl.col("camera_id").replace_strict(role, default="") == "store_door_in")
+        .group_by("store_id", "age_band", "gender")
+        .agg(pl.col("persons").sum().alias("n"))
+        .with_columns(shares.alias("true_share"))
+    )
+    demo = true_demo.join(estimated_demo, on=["store_id", "age_band", "gender"], how="full", coalesce=True)
+    demo = demo.with_columns(pl.col("estimated_share", "true_share").fill_null(0))
+
+    calibration = warehouse_query(
+        data, "select p_estimate, p_sd from marts.reidentification_calibration where calibration_scope = 'all_stores'"
+    )
+    distinct = pl.col("from_camera") != pl.col("to_camera")
+    real_per_group = footfall.filter(pl.col("real_passes") > 0)["real_passes"].mean()
+    return {
+        "top10_hourly": _weighted_error(hourly.join(top, on=["from_camera", "to_camera"])),
+        "top10_daily": _weighted_error(daily.join(top, on=["from_camera", "to_camera"])),
+        "matrix_nmae_hourly": _weighted_error(hourly),
+        "matrix_nmae_daily": _weighted_error(daily),
+        "total_bias": float(daily["estimated_flow"].sum() / daily["pairs"].sum() - 1),
+        "total_bias_emitted": float(daily["estimated_flow"].sum() / daily["pairs_observed"].sum() - 1),
+        "dwell_error_store_hour_min": float(
+            (dwell_hour["dwell_median_minutes"] - dwell_hour["true_median"]).abs().mean()
+        ),
+        "dwell_error_store_day_min": float((dwell_day["dwell_median_minutes"] - dwell_day["true_median"]).abs().mean()),
+        "footfall_error": float(
+            (footfall["footfall"] - footfall["real_passes"]).abs().sum() / footfall["real_passes"].sum()
+        ),
+        "demographic_share_error_pp": float(100 * (demo["estimated_share"] - demo["true_share"]).abs().mean()),
+        "coverage_hourly": float(hourly.filter(pl.col("flow_ci_low").is_not_null()).select(covered.mean()).item()),
+        "coverage_daily": float(daily.filter(pl.col("flow_ci_low").is_not_null()).select(covered.mean()).item()),
+        "p_estimate": float(calibration["p_estimate"][0]) if calibration.height else float("nan"),
+        "p_sd": float(calibration["p_sd"][0]) if calibration.height else float("nan"),
+        "persons_per_group_camera_hour": float(real_per_group) / N_GROUPS,
+        "p_same_person_given_same_group": float(
+            daily.filter(distinct)["same_group_pairs"].sum() / daily.filter(distinct)["pipeline_same_group_pairs"].sum()
+        ),
+    }
+
+
+def measure(work: Path, visitors: int, p: float, seed: int) -> Accuracy:
+    data = work / f"v{visitors}-p{p:g}"
+    began = time.perf_counter()
+    result = simulate_day(data, visitors, p, seed)
+    simulated = time.perf_counter() - began
+    began = time.perf_counter()
+    run_pipeline(data)
+    piped = time.perf_counter() - began
+    return Accuracy(
+        visitors,
+        p,
+        result.occurrences,
+        **compare(data, visitors, p),
+        simulate_seconds=simulated,
+        pipeline_seconds=piped,
+    )
+
+
+COLUMNS = [
+    ("visitors/h", "visitors_per_hour", "{:,}"),
+    ("p", "p", "{:.1f}"),
+    ("top-10 store flows h / d", ("top10_hourly", "top10_daily"), "{:.0%} / {:.0%}"),
+    ("matrix nMAE h / d", ("matrix_nmae_hourly", "matrix_nmae_daily"), "{:.0%} / {:.0%}"),
+    ("total bias vs all / emitted passes", ("total_bias", "total_bias_emitted"), "{:+.1%} / {:+.1%}"),
+    (
+        "median dwell err store-h / store-d (min)",
+        ("dwell_error_store_hour_min", "dwell_error_store_day_min"),
+        "{:.2f} / {:.2f}",
+    ),
+    ("footfall err", "footfall_error", "{:.1%}"),
+    ("demographic share err (pp)", "demographic_share_error_pp", "{:.2f}"),
+    ("95 % coverage h / d", ("coverage_hourly", "coverage_daily"), "{:.0%} / {:.0%}"),
+    ("p est (sd)", ("p_estimate", "p_sd"), "{:.3f} ({:.3f})"),
+    ("real persons per group-camera-hour", "persons_per_group_camera_hour", "{:.2f}"),
+    ("P(same person | same-group pair)", "p_same_person_given_same_group", "{:.1%}"),
+    ("sim / pipeline s", ("simulate_seconds", "pipeline_seconds"), "{:.0f} / {:.0f}"),
+]
+
+
+def row(result: Accuracy) -> str:
+    values = asdict(result)
+    cells = []
+    for _, keys, template in COLUMNS:
+        names = keys if isinstance(keys, tuple) else (keys,)
+        cells.append(template.format(*(values[name] for name in names)))
+    return "| " + " | ".join(cells) + " |"
+
+
+def header() -> str:
+    return "| " + " | ".join(c[0] for c in COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--visitors", default="1000,5000,20000", help="comma-separated traffic levels")
+    parser.add_argument("--p", default="0.3,0.5,0.7", help="comma-separated same-group probabilities")
+    parser.add_argument("--settings", help="explicit visitors:p list instead of the grid, e.g. 5000:0.5,1000:0.5")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=Path("./individ-data/benchmarks/accuracy"))
+    parser.add_argument("--json", type=Path, help="also write the results as JSON lines here")
+    parser.add_argument(
+        "--recompare", action="store_true", help="no new runs: recompute the table from --json's runs in --work"
+    )
+    args = parser.parse_args(argv)
+    settings = [(int(v), float(p)) for v in args.visitors.split(",") for p in args.p.split(",")]
+    if args.settings:
+        settings = [(int(v), float(p)) for v, p in (item.split(":") for item in args.settings.split(","))]
+    print(header(), flush=True)
+    if args.recompare:
+        for line in args.json.read_text(encoding="utf-8").splitlines():
+            old = json.loads(line)
+            visitors, p = old["visitors_per_hour"], old["p"]
+            metrics = compare(args.work / f"v{visitors}-p{p:g}", visitors, p)
+            kept = {k: old[k] for k in ("occurrences", "simulate_seconds", "pipeline_seconds")}
+            print(row(Accuracy(visitors, p, **kept, **metrics)), flush=True)
+        return 0
+    for visitors, p in settings:
+        result = measure(args.work, visitors, p, args.seed)
+        print(row(result), flush=True)
+        if args.json:
+            with args.json.open("a", encoding="utf-8") as sink:
+                sink.write(json.dumps(asdict(result)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Shared steps of the benchmarks: simulate a day, run the REAL pipeline on it, read its warehouse.
+
+The pipeline is reached only through its public entry point ``individ_pipelines.chain.run_day``
+(the site-metadata job, then one partition-range run of the hourly job: ingestion assets + the dbt
+models as ``@dbt_assets``), in-process against a real Dagster instance under the data folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from individ.simulator import SimulationParameters, SimulationResult, simulate
+from individ.simulator.calibration import calibrated_site, write_site_config
+from individ.site_config import SiteConfig, example_site_path, load_site_config
+
+BENCHMARK_DAY = dt.date(2026, 11, 2)  # a Monday in winter time (Europe/Paris = UTC+1)
+SITE_FILE = "site.yaml"
+
+
+def demo_site() -> tuple[Path, SiteConfig]:
+    path = example_site_path()
+    return path, load_site_config(path)
+
+
+def simulate_day(
+    data: Path, visitors_per_hour: float, p: float, seed: int, day: dt.date = BENCHMARK_DAY
+) -> SimulationResult:
+    """One simulated day with the default (realistic, imperfect) sensor model.
+
+    The demo mall's expected traffic is first calibrated to this traffic level (as an operator would
+    set it) and saved as ``<data>/site.yaml``, which the pipeline then reads too.
+    """
+    _, site = demo_site()
+    params = SimulationParameters(visitors_per_hour=visitors_per_hour, p=p)
+    site = calibrated_site(site, params, day, seed)
+    write_site_config(site, data / SITE_FILE)
+    return simulate(site, params, data, day, days=1, seed=seed, progress=False)
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    seconds: dict[str, float]  # per step of run_day
+    hourly_run_id: str  # the Dagster run of ingestion + dbt (its dbt target folder name carries its first 7 characters)
+
+
+def run_pipeline(data: Path, day: dt.date = BENCHMARK_DAY, log: Path | None = None) -> PipelineRun:
+    """Ingest and model one site-local day with the real Dagster assets and dbt models.
+
+    This is the only place the benchmarks touch the pipeline.
+    """
+    import dagster as dg
+
+    from individ_pipelines.chain import run_day
+    from individ_pipelines.definitions import HOURLY_JOB
+    from individ_pipelines.instance import prepare_dagster_home
+    from individ_pipelines.settings import PipelineSettings
+
+    settings = PipelineSettings(
+        site_config_path=data.resolve() / SITE_FILE,
+        data_dir=data.resolve(),
+        partitions_start=f"{day - dt.timedelta(days=1):%Y-%m-%d}-00:00",
+    )
+    home = prepare_dagster_home(settings.dagster_home)
+    with quiet(log or data / "pipeline.log"):
+        _parse_dbt_project(settings.warehouse_path)
+    with quiet(log or data / "pipeline.log"), dg.DagsterInstance.from_config(str(home)) as instance:
+        result = run_day(settings, day, instance, reports=False, docs=False)
+        (record,) = instance.get_run_records(dg.RunsFilter(job_name=HOURLY_JOB), limit=1)
+    return PipelineRun(result.seconds, record.dagster_run.run_id)
+
+
+def _parse_dbt_project(warehouse: Path, attempts: int = 5) -> None:
+    """``dbt parse`` now, so the manifest matches the models as they are (another dbt may hold the lock: retry)."""
+    from individ_pipelines.defs.analytics.project import dbt_project
+
+    for attempt in range(attempts):
+        try:
+            dbt_project(warehouse, reparse=True)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(10)
+
+
+@contextlib.contextmanager
+def quiet(log: Path) -> Iterator[None]:
+    """Send this process's and its children's stdout/stderr to a file (Dagster and dbt log every event)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def warehouse_query(data: Path, sql: str) -> pl.DataFrame:
+    """Read the pipeline's warehouse (read-only) into polars."""
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as connection:
+        table = connection.sql(sql).to_arrow_table()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))

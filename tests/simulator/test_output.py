@@ -1,0 +1,213 @@
+"""The simulator's events: deterministic, contract-valid, and in agreement with its ground truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from individ.contract import ContractViolation, LandingZone, Stream
+from individ.fictitious import plan_per_group
+from individ.simulator import TRUTH_TABLES, Imperfections, SimulationResult
+from individ.site_config import SiteConfig
+
+Run = Callable[..., SimulationResult]
+
+LOUD_IMPERFECTIONS = Imperfections(
+    missed_detection_rate=0.05,
+    double_count_rate=0.05,
+    outages_per_camera_day=0.5,
+    late_segment_rate=0.2,
+    duplicate_segment_rate=0.2,
+    malformed_segments=1,
+)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _landing(result: SimulationResult, stream: Stream) -> pl.DataFrame:
+    zone = LandingZone(result.landing)
+    tables = [zone.read(segment) for segment in zone.segments(stream)]
+    return pl.from_arrow(pa.concat_tables(tables))  # type: ignore[return-value]
+
+
+def _truth(result: SimulationResult, name: str) -> pl.DataFrame:
+    return pl.read_parquet(result.truth / f"{name}.parquet")
+
+
+@pytest.fixture(scope="module")
+def clean(run: Run, site: SiteConfig, tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    return run(site, tmp_path_factory.mktemp("clean"))
+
+
+@pytest.fixture(scope="module")
+def imperfect(run: Run, site: SiteConfig, tmp_path_factory: pytest.TempPathFactory) -> SimulationResult:
+    return run(site, tmp_path_factory.mktemp("imperfect"), imperfections=LOUD_IMPERFECTIONS)
+
+
+def test_same_seed_gives_identical_files_and_segment_ids(
+    run: Run, site: SiteConfig, tmp_path: Path, clean: SimulationResult
+) -> None:
+    again = run(site, tmp_path / "again")
+    first, second = _files(Path(clean.landing)), _files(Path(again.landing))
+    assert first and first == second
+    assert _files(clean.truth) == _files(again.truth)
+    other = run(site, tmp_path / "other", seed=8)
+    assert set(_files(Path(other.landing))) != set(first)
+
+
+def test_every_segment_is_contract_valid(clean: SimulationResult) -> None:
+    zone = LandingZone(clean.landing)
+    for stream in Stream:
+        segments = zone.segments(stream)
+        assert segments, stream
+        for segment in segments:
+            zone.read(segment)  # raises ContractViolation if anything is off
+    assert zone.quarantined() == []
+
+
+def test_occurrences_carry_the_camera_roles_direction(clean: SimulationResult, site: SiteConfig) -> None:
+    occurrences = _landing(clean, Stream.OCCURRENCES)
+    expected = {"entrance": "in", "exit": "out", "store_door_in": "in", "store_door_out": "out", "corridor": "unknown"}
+    seen = occurrences.group_by("camera_id").agg(pl.col("direction").unique())
+    for camera_id, directions in seen.iter_rows():
+        assert directions == [expected[site.camera(camera_id).role.value]]
+    assert occurrences["sensor_id"].unique().sort().to_list() == ["sensor-north", "sensor-south"]
+
+
+def test_truth_and_events_agree_per_camera_hour_without_imperfections(clean: SimulationResult) -> None:
+    footfall = _truth(clean, "true_footfall_hourly")
+    assert (footfall["real_passes"] == footfall["emitted_real"]).all()
+    assert footfall.select(pl.col("missed", "lost_in_outage", "double_counts").sum()).row(0) == (0, 0, 0)
+    occurrences = (
+        _landing(clean, Stream.OCCURRENCES)
+        .group_by(pl.col("observed_at").dt.truncate("1h").alias("hour"), "camera_id")
+        .agg(pl.len().alias("occurrences"))
+    )
+    joined = footfall.join(occurrences, on=["hour", "camera_id"], how="full", coalesce=True).fill_null(0)
+    assert (joined["occurrences"] - joined["fictitious"] == joined["real_passes"]).all()
+    heartbeats = (
+        _landing(clean, Stream.HEARTBEATS)
+        .group_by(pl.col("minute_start").dt.truncate("1h").alias("hour"), "camera_id")
+        .agg(pl.col("occurrences_emitted", "fictitious_emitted").sum())
+    )
+    joined = joined.join(heartbeats, on=["hour", "camera_id"], how="full", coalesce=True).fill_null(0)
+    assert (joined["occurrences_emitted"] == joined["real_passes"]).all()
+    assert (joined["fictitious_emitted"] == joined["fictitious"]).all()
+    flows = _truth(clean, "true_flows_hourly")
+    assert (flows["pairs"] == flows["pairs_observed"]).all() and flows["pairs"].sum() > 0
+
+
+def test_fictitious_persons_follow_the_published_plan(clean: SimulationResult, site: SiteConfig) -> None:
+    heartbeats = _landing(clean, Stream.HEARTBEATS)
+    k = site.privacy.fictitious.min_members
+    for camera_id, minute, plan in heartbeats.select("camera_id", "minute_start", "fictitious_plan_per_group").rows():
+        local_hour = minute.astimezone(site.tz).hour
+        assert plan == pytest.approx(plan_per_group(site.camera(camera_id).expected_passes(local_hour), k))
+    per_hour = heartbeats.group_by(pl.col("minute_start").dt.truncate("1h"), "camera_id").agg(
+        pl.col("fictitious_emitted").sum(), pl.col("fictitious_plan_per_group").first(), pl.len().alias("minutes")
+    )
+    for emitted, plan, minutes in per_hour.select("fictitious_emitted", "fictitious_plan_per_group", "minutes").rows():
+        expected = 1000 * plan * minutes / 60
+        assert abs(emitted - expected) <= 5 * expected**0.5 + 1
+
+
+def test_demographic_cells_respect_the_small_cell_minimum(clean: SimulationResult, site: SiteConfig) -> None:
+    demographics = _landing(clean, Stream.DEMOGRAPHICS)
+    assert demographics["count"].min() >= site.privacy.min_cell_size
+    assert set(demographics["window_minutes"].unique()) == {site.privacy.demographics_window_minutes}
+    truth = _truth(clean, "true_demographics")
+    # Without classifier errors the released counts never exceed the truth and lose only small cells.
+    released, true_total = demographics["count"].sum(), truth["persons"].sum()
+    assert 0.5 * true_total < released <= true_total
+
+
+def test_meta_describes_the_run(clean: SimulationResult) -> None:
+    meta = json.loads((clean.truth / "meta.json").read_text())
+    assert meta["seed"] == 7 and meta["p"] == 0.5 and meta["n_groups"] == 1000 and meta["max_lag_minutes"] == 30
+    day = meta["days"][0]
+    assert day["occurrences_emitted"] == day["real_emitted"] + day["fictitious_emitted"]
+    assert day["real_emitted"] == day["real_passes"]
+    assert sorted(p.name for p in clean.truth.iterdir()) == sorted(
+        [*(f"{t}.parquet" for t in TRUTH_TABLES), "meta.json"]
+    )
+
+
+def test_imperfections_are_produced_and_recorded(imperfect: SimulationResult) -> None:
+    footfall = _truth(imperfect, "true_footfall_hourly")
+    totals = footfall.group_by("camera_id").agg(
+        pl.col("real_passes", "missed", "lost_in_outage", "double_counts", "emitted_real", "fictitious").sum()
+    )
+    assert totals["missed"].sum() > 0 and totals["double_counts"].sum() > 0
+    assert (
+        totals["real_passes"] - totals["missed"] - totals["lost_in_outage"] + totals["double_counts"]
+        == totals["emitted_real"]
+    ).all()
+    zone = LandingZone(imperfect.landing)
+    valid = list(zone.read_valid(Stream.OCCURRENCES))
+    assert sum(table.num_rows for _, table in valid) == totals["emitted_real"].sum() + totals["fictitious"].sum()
+    assert len(zone.quarantined()) == 1  # the malformed file, set aside by the reader
+    meta = json.loads((imperfect.truth / "meta.json").read_text())
+    outages = meta["days"][0]["outages"]
+    assert outages and any(skew != 0 for skew in meta["days"][0]["clock_skew_seconds"].values())
+    heartbeats = _landing(imperfect, Stream.HEARTBEATS)
+    for outage in outages:
+        start = dt.datetime.fromisoformat(outage["start"])
+        end = dt.datetime.fromisoformat(outage["end"])
+        during = heartbeats.filter(
+            (pl.col("camera_id") == outage["camera_id"]) & pl.col("minute_start").is_between(start, end, closed="left")
+        )
+        if outage["heartbeats"] == "missing":
+            assert during.height == 0
+        else:
+            assert during.height > 0 and set(during["stream_status"]) == {"down"}
+            assert during["occurrences_emitted"].sum() == 0
+
+
+def test_late_and_duplicate_segments_are_delivered(imperfect: SimulationResult) -> None:
+    deliveries = _truth(imperfect, "deliveries")
+    late = deliveries.filter(pl.col("late") & ~pl.col("duplicate"))
+    assert late.height > 0
+    assert (late["delivered_at"] - late["window_start"] > dt.timedelta(hours=1)).all()
+    # Delivered after segments of later hours, as the pipeline must cope with.
+    order = deliveries.with_row_index("position")
+    overtaken = [
+        order.filter(
+            (pl.col("position") < position) & (pl.col("window_start") >= window_start + dt.timedelta(hours=1))
+        ).height
+        for position, window_start in order.filter(pl.col("late") & ~pl.col("duplicate"))
+        .select("position", "window_start")
+        .rows()
+    ]
+    assert max(overtaken) > 0
+    duplicates = deliveries.filter(pl.col("duplicate"))
+    assert duplicates.height > 0
+    first = deliveries.filter(~pl.col("duplicate"))
+    assert set(duplicates["segment_id"]) <= set(first["segment_id"])  # same file, same id: idempotent
+
+
+def test_withheld_segments_arrive_on_a_later_run(run: Run, site: SiteConfig, tmp_path: Path) -> None:
+    cutoff = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+    early = run(site, tmp_path, delivered_until=cutoff)
+    early_files = _files(Path(early.landing))
+    assert early.meta["segments"]["withheld"] > 0  # type: ignore[index]
+    complete = run(site, tmp_path)
+    complete_files = _files(Path(complete.landing))
+    assert set(early_files) < set(complete_files)
+    assert all(complete_files[name] == content for name, content in early_files.items())
+
+
+def test_reading_a_malformed_file_fails_clearly(imperfect: SimulationResult, tmp_path: Path) -> None:
+    bad = tmp_path / "occurrences" / "date=2026-11-02" / "hour=10" / "occ-x-20261102T10-bad.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"PAR1 not parquet")
+    zone = LandingZone(tmp_path)
+    with pytest.raises(ContractViolation):
+        zone.read(zone.segments(Stream.OCCURRENCES)[0])
