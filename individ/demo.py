@@ -1,9 +1,13 @@
 """``individ demo``: the whole product on embedded defaults, in one command.
 
-A simulated day of the shipped demo mall -> the landing zone -> Dagster (ingestion, dbt models and
-their checks, in-process against a real instance in ``<data>/dagster_home``) -> the daily retailer
-reports -> ``dbt docs generate``. Prints where to open the results. Dagster and dbt are imported
-inside the handler: the core package never loads them.
+1. The anonymization sensor on the shipped CC BY 4.0 demo clip (``individ/sites/demo_clip.yaml``), in its
+   own process and data folder, then the privacy audit of what it wrote.
+2. A simulated day of the shipped demo mall -> the landing zone -> Dagster (ingestion, dbt models and
+   their checks, in-process against a real instance in ``<data>/dagster_home``) -> the daily retailer
+   reports -> ``dbt docs generate``.
+
+Prints where to open the results. Dagster and dbt are imported inside the handler and the sensor runs
+as a sub-process: the core package never loads them.
 """
 
 from __future__ import annotations
@@ -11,12 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from individ.contract import LandingZone
+from individ.contract import LandingZone, Stream
 from individ.site_config import example_site_path, load_site_config
 
 DEMO_DAY = dt.date(2026, 3, 14)  # a Saturday; any past day works
@@ -31,12 +37,61 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--date", type=dt.date.fromisoformat, default=DEMO_DAY, help=f"day (default {DEMO_DAY})")
     parser.add_argument("--visitors-per-hour", type=float, default=None, help="simulated traffic (simulator default)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-sensor", action="store_true", help="skip the sensor on the shipped demo clip")
     parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    run_demo(Path(args.data), args.date, visitors_per_hour=args.visitors_per_hour, seed=args.seed)
+    data = Path(args.data).resolve()
+    if not args.no_sensor:
+        run_sensor_demo(data / "sensor-demo")
+    run_demo(data, args.date, visitors_per_hour=args.visitors_per_hour, seed=args.seed)
     return 0
+
+
+def run_sensor_demo(data: Path) -> None:
+    """Run the real sensor on the shipped clip, then audit what it wrote (both as ``individ`` sub-processes)."""
+    config = example_site_path("demo_clip")
+    individ = [sys.executable, "-m", "individ.cli"]
+    print(f"sensor: running on the shipped demo clip ({config}) ...", flush=True)
+    clock = time.perf_counter()
+    started = dt.datetime.now(dt.UTC)
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "sensor.log"
+    with open(log, "wb") as sink:
+        sensor = subprocess.run(
+            [*individ, "sensor", "run", "--config", str(config), "--data", str(data)], stdout=sink, stderr=sink
+        )
+    if sensor.returncode != 0:
+        raise SystemExit(f"the sensor failed on the demo clip (exit {sensor.returncode}); see {log}")
+    zone = LandingZone(data / "landing")
+    rows = {stream: sum(zone.read(segment).num_rows for segment in zone.segments(stream)) for stream in Stream}
+    seconds = time.perf_counter() - clock
+    print(
+        f"sensor: {rows[Stream.OCCURRENCES]} occurrences (real passes plus fictitious persons), "
+        f"{rows[Stream.DEMOGRAPHICS]} demographic cells, {rows[Stream.HEARTBEATS]} heartbeats "
+        f"in {zone.root} ({seconds:.0f} s; log {log})"
+    )
+    audit = subprocess.run(
+        [
+            *individ,
+            "audit",
+            "--config",
+            str(config),
+            "--data",
+            str(data),
+            "--no-sensor",
+            "--from",
+            started.strftime("%Y-%m-%d"),
+            "--to",
+            dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    print(f"privacy audit of the sensor's output (exit {audit.returncode}):")
+    for line in audit.stdout.strip().splitlines()[-4:]:
+        print(f"  {line}")
 
 
 def run_demo(
