@@ -90,7 +90,11 @@ def sensor_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _save_pages(log_path: Path, folder: Path, process: subprocess.Popen[bytes]) -> None:
-    """Fetch /healthz and /metrics while the sensor runs, to scan them like files."""
+    """Fetch /healthz and /metrics while the sensor runs, to scan them like files.
+
+    The pages are fetched again and again until the sensor exits, so the files hold the latest pages (with
+    persons already through the pipeline) however fast the machine runs the short clip.
+    """
     deadline = time.monotonic() + 60
     address = None
     while address is None and time.monotonic() < deadline and process.poll() is None:
@@ -98,10 +102,15 @@ def _save_pages(log_path: Path, folder: Path, process: subprocess.Popen[bytes]) 
         address = found.group(1) if found else None
         time.sleep(0.1)
     assert address, "the sensor never announced its health endpoint"
-    time.sleep(3)  # let a few persons go through the pipeline first
-    for page in ("healthz", "metrics"):
-        with urllib.request.urlopen(f"http://{address}/{page}", timeout=5) as reply:
-            (folder / page).write_bytes(reply.read())
+    while process.poll() is None:
+        for page in ("healthz", "metrics"):
+            try:
+                with urllib.request.urlopen(f"http://{address}/{page}", timeout=5) as reply:
+                    (folder / page).write_bytes(reply.read())
+            except OSError:
+                pass  # the sensor is shutting down; the pages of the previous round stay
+        time.sleep(0.5)
+    assert (folder / "healthz").exists() and (folder / "metrics").exists(), "no health or metrics page was read"
 
 
 def every_file(root: Path) -> list[Path]:
