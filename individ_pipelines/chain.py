@@ -59,8 +59,10 @@ def run_day(
     extra_sources: Sequence[LandingSource] = (),
     reports: bool = True,
     docs: bool = True,
+    reparse_dbt: bool = True,
 ) -> ChainResult:
-    defs = build_definitions(settings, reparse_dbt=True)
+    """Run the chain for ``day``; ``reparse_dbt=False`` trusts a manifest the caller has just parsed."""
+    defs = build_definitions(settings, reparse_dbt=reparse_dbt)
     config = settings.site_config()
     zone = LandingZone(settings.landing_root(config))
     for source in extra_sources:
