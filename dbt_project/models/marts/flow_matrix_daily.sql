@@ -39,17 +39,14 @@ daily as (
 estimates as (
     select
         *,
-        case when p_used > chance_rate then excess_pairs / (p_used - chance_rate) end as estimated_flow
+        {{ flow_estimate('excess_pairs') }} as estimated_flow
     from daily
 ),
 
 with_se as (
     select
         *,
-        sqrt(
-            (pair_count_variance + power(chance_rate_sensitivity * chance_rate_sd, 2)) / power(p_used - chance_rate, 2)
-            + power(estimated_flow * p_sd / (p_used - chance_rate), 2)
-        ) as flow_se
+        {{ flow_standard_error() }} as flow_se
     from estimates
 )
 

@@ -34,18 +34,14 @@ estimates as (
         same_group_pairs - chance_expectation as excess_pairs,
         chance_overdispersion * greatest(chance_expectation - chance_floor_variance_reduction, 0)
             + greatest(same_group_pairs - chance_expectation, 0) * (1 - least(p_used, 1)) as pair_count_variance,
-        case when p_used > chance_rate then (same_group_pairs - chance_expectation) / (p_used - chance_rate) end
-            as estimated_flow
+        {{ flow_estimate('same_group_pairs - chance_expectation') }} as estimated_flow
     from components
 ),
 
 with_se as (
     select
         *,
-        sqrt(
-            (pair_count_variance + power(chance_rate_sensitivity * chance_rate_sd, 2)) / power(p_used - chance_rate, 2)
-            + power(estimated_flow * p_sd / (p_used - chance_rate), 2)
-        ) as flow_se
+        {{ flow_standard_error() }} as flow_se
     from estimates
 )
 
