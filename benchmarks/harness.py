@@ -7,18 +7,15 @@ models as ``@dbt_assets``), in-process against a real Dagster instance under the
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from individ.output import output_to
 from individ.simulator import SimulationParameters, SimulationResult, simulate
 from individ.simulator.calibration import calibrated_site, write_site_config
 from individ.site_config import SiteConfig, example_site_path, load_site_config
@@ -72,9 +69,9 @@ def run_pipeline(data: Path, day: dt.date = BENCHMARK_DAY, log: Path | None = No
         partitions_start=f"{day - dt.timedelta(days=1):%Y-%m-%d}-00:00",
     )
     home = prepare_dagster_home(settings.dagster_home)
-    with quiet(log or data / "pipeline.log"):
+    with output_to(log or data / "pipeline.log"):
         _parse_dbt_project(settings.warehouse_path)
-    with quiet(log or data / "pipeline.log"), dg.DagsterInstance.from_config(str(home)) as instance:
+    with output_to(log or data / "pipeline.log"), dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_day(settings, day, instance, reports=False, docs=False, reparse_dbt=False)
         (record,) = instance.get_run_records(dg.RunsFilter(job_name=HOURLY_JOB), limit=1)
         stats = instance.get_run_stats(record.dagster_run.run_id)
@@ -94,26 +91,6 @@ def _parse_dbt_project(warehouse: Path, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(10)
-
-
-@contextlib.contextmanager
-def quiet(log: Path) -> Iterator[None]:
-    """Send this process's and its children's stdout/stderr to a file (Dagster and dbt log every event)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "ab") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def warehouse_query(data: Path, sql: str) -> pl.DataFrame:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from individ.contract import LandingZone, Stream
+from individ.output import output_to
 from individ.site_config import example_site_path, load_site_config
 
 DEMO_DAY = dt.date(2026, 3, 14)  # a Saturday; any past day works
@@ -129,7 +130,9 @@ def run_demo(
     os.environ["DAGSTER_HOME"] = str(prepare_dagster_home(settings.dagster_home))
     import dagster as dg
 
-    with dg.DagsterInstance.get() as instance:
+    log = data / "demo-pipeline.log"
+    print(f"Dagster: ingestion, dbt models and their checks, reports, dbt docs (log {log}) ...", flush=True)
+    with output_to(log), dg.DagsterInstance.get() as instance:
         result = run_day(settings, day, instance, extra_sources=extra_sources)
     timings = ", ".join(f"{step} {seconds:.0f} s" for step, seconds in result.seconds.items())
     print(f"Dagster runs for hours {result.hours[0]} .. {result.hours[1]} UTC done ({timings})")
