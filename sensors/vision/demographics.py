@@ -38,7 +38,7 @@ class DemographicGuess:
 def age_band(age_years: float) -> str:
     """The contract's band for an age: 0-17, 18-27, ..., 68-77, 78+."""
     if not np.isfinite(age_years) or age_years < 0:
-        raise ValueError(f"not an age: {age_years}")
+        raise ValueError("not an age: negative or not finite")  # never quote a per-person value
     return AGE_BANDS[int(np.searchsorted(_BAND_STARTS, age_years, side="right")) - 1]
 
 
