@@ -194,7 +194,8 @@ class SiteConfig(_Strict):
         raise KeyError(camera_id)
 
 
-def _describe(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per problem: the field's path and what to do about it."""
     lines = []
     for item in error.errors():
         location = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in item["loc"])
@@ -214,21 +215,26 @@ def parse_site_config(data: Any, source: str = "<config>") -> SiteConfig:
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid site configuration {source}:\n{_describe(exc)}") from None
+        raise ConfigError(f"invalid site configuration {source}:\n{describe_validation_error(exc)}") from None
 
 
-def load_site_config(path: str | Path) -> SiteConfig:
-    """Read and validate a site YAML file; raise ConfigError with one line per problem."""
+def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; raise ConfigError naming ``what`` the file is."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read site configuration {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"site configuration {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"site configuration {path} must be a YAML mapping with site:, cameras:, ...")
-    return parse_site_config(data, str(path))
+        raise ConfigError(f"{what} {path} must be a YAML mapping")
+    return data
+
+
+def load_site_config(path: str | Path) -> SiteConfig:
+    """Read and validate a site YAML file; raise ConfigError with one line per problem."""
+    return parse_site_config(read_yaml_mapping(path, "site configuration"), str(path))
 
 
 def example_site_path(name: str = "demo_mall") -> Path:

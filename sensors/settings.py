@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from individ.site_config import ConfigError, SiteConfig, _describe, load_site_config
+from individ.site_config import ConfigError, SiteConfig, describe_validation_error, load_site_config
 
 # The models shipped with the repository/package (written by the model conversion scripts).
 SHIPPED_MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -179,7 +179,7 @@ def parse_sensor_settings(section: dict[str, Any], source: str = "<config>") -> 
     try:
         return SensorSettings.model_validate(section)
     except ValidationError as exc:
-        lines = "\n".join(f"  sensor.{line.strip()}" for line in _describe(exc).splitlines())
+        lines = "\n".join(f"  sensor.{line.strip()}" for line in describe_validation_error(exc).splitlines())
         raise ConfigError(f"invalid sensor settings in {source}:\n{lines}") from None
 
 

@@ -10,11 +10,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from individ.contract import AGE_BANDS
-from individ.site_config import ConfigError
+from individ.site_config import ConfigError, describe_validation_error, read_yaml_mapping
 
 REAL_AGE_BANDS: tuple[str, ...] = tuple(band for band in AGE_BANDS if band != "unknown")
 
@@ -184,17 +183,10 @@ class SimulationParameters(_Model):
 
 def load_simulation_parameters(path: str | Path) -> SimulationParameters:
     """Read a YAML file with a top-level ``simulation:`` mapping; raise ConfigError naming each problem."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read simulation parameters {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"simulation parameters {path} are not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("simulation"), dict):
+    data = read_yaml_mapping(path, "simulation parameters")
+    if not isinstance(data.get("simulation"), dict):
         raise ConfigError(f"{path} must hold a mapping under 'simulation:'")
     try:
         return SimulationParameters.model_validate(data["simulation"])
     except ValidationError as exc:
-        lines = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"invalid simulation parameters {path}:\n" + "\n".join(lines)) from None
+        raise ConfigError(f"invalid simulation parameters {path}:\n{describe_validation_error(exc)}") from None
