@@ -1,9 +1,13 @@
 """The per-frame pipeline of one camera: frame -> persons -> passes -> anonymous events.
 
 For every processed frame: detect persons, update the geometry-only tracker, and for each confirmed
-person sample an appearance embedding and a demographic guess (at most every
-``feature_interval_seconds``). A track's samples are averaged while it lives, for at most
-``max_feature_age_seconds``; then its group is assigned, its demographic guess is handed to the
+person sample an appearance embedding (at most every ``feature_interval_seconds``). Demographic
+guesses (face detection + age + gender, the costliest per-person step) are bounded per frame: at
+most ``demographics_per_frame`` persons are analysed, those with the fewest attempts first, and a
+track stops being analysed once its age band and gender each have ``demographic_samples_per_track``
+confident samples. So the work per frame is the detector plus a fixed number of analyses whatever
+the crowd, and everybody still gets a turn. A track's samples are averaged while it lives, for at
+most ``max_feature_age_seconds``; then its group is assigned, its demographic vote is handed to the
 window aggregator and every feature is overwritten with zeros and dropped. When the track ends it
 yields one occurrence (time, camera, group, direction). The frame itself is zeroed when the frame is
 done. Nothing in here is written anywhere: events go to the ``EventSink``.
@@ -26,7 +30,7 @@ from individ.site_config import Camera
 from sensors.metrics import SensorMetrics
 from sensors.settings import TrackingSettings
 from sensors.sources import Frame
-from sensors.tracking import Pass, Tracker
+from sensors.tracking import Pass, TrackedBox, Tracker
 from sensors.vision.demographics import DemographicGuess
 from sensors.vision.detector import PersonDetector
 from sensors.vision.embedding import AppearanceEmbedder
@@ -94,18 +98,30 @@ class TrackFeatures:
     embeddings: int = 0
     ages: Counter[str] = field(default_factory=Counter)
     genders: Counter[str] = field(default_factory=Counter)
+    demographic_attempts: int = 0  # analyses tried, confident or not: the fairness key of the per-frame budget
+    last_demographic: dt.datetime | None = None
 
-    def add(self, embedding: np.ndarray | None, age_band: str | None, gender: str | None, when: dt.datetime) -> None:
+    def add_embedding(self, embedding: np.ndarray | None, when: dt.datetime) -> None:
+        """One embedding sample (None: the embedder failed on this person; the sample time still counts)."""
         self.last_sample = when
         if embedding is not None:
             if self.embedding_sum is None:
                 self.embedding_sum = np.zeros(embedding.shape, np.float64)
             self.embedding_sum += embedding
             self.embeddings += 1
+
+    def add_demographic(self, age_band: str | None, gender: str | None, when: dt.datetime) -> None:
+        """One demographic attempt; only confident answers vote ('unknown' and None do not)."""
+        self.demographic_attempts += 1
+        self.last_demographic = when
         if age_band is not None and age_band != "unknown":
             self.ages[age_band] += 1
         if gender is not None and gender != "unknown":
             self.genders[gender] += 1
+
+    def needs_demographics(self, samples: int) -> bool:
+        """True until both the age band and the gender have ``samples`` confident votes."""
+        return min(self.ages.total(), self.genders.total()) < samples
 
     def mean_embedding(self) -> np.ndarray | None:
         if self.embedding_sum is None or not self.embeddings:
@@ -126,6 +142,8 @@ class TrackFeatures:
         self.embeddings = 0
         self.ages.clear()
         self.genders.clear()
+        self.demographic_attempts = 0
+        self.last_demographic = None
 
 
 @dataclass
@@ -207,9 +225,12 @@ class CameraPipeline:
         t = self._timer.record("track", t)
         for tracked in update.visible:
             state = self._tracks.setdefault(tracked.track_id, _TrackState())
-            if not state.assigned and (state.features is None or self._sample_due(state.features, when)):
-                self._sample(state, image, tracked.xyxy, when)
-        self._timer.record("features", t)
+            if not state.assigned and (state.features is None or self._due(state.features.last_sample, when)):
+                self._sample_embedding(state, image, tracked.xyxy, when)
+        t = self._timer.record("embed", t)
+        for tracked, features in self._demographic_turns(update.visible, when):
+            self._sample_demographics(features, image, tracked.xyxy, when)
+        self._timer.record("demographics", t)
         self.expire_features(when)
         self._close(update.ended, update.discarded)
         self.metrics.active_tracks.labels(self.camera.id).set(self.tracker.active)
@@ -230,22 +251,43 @@ class CameraPipeline:
             if frame_age >= bound or now - features.first_sample_clock >= bound:
                 self._assign(state)
 
-    def _sample_due(self, features: TrackFeatures, when: dt.datetime) -> bool:
-        return (when - features.last_sample).total_seconds() >= self.settings.feature_interval_seconds
+    def _due(self, last: dt.datetime | None, when: dt.datetime) -> bool:
+        return last is None or (when - last).total_seconds() >= self.settings.feature_interval_seconds
 
-    def _sample(self, state: _TrackState, image: np.ndarray, box: np.ndarray, when: dt.datetime) -> None:
-        t = time.perf_counter()
+    def _demographic_turns(
+        self, visible: list[TrackedBox], when: dt.datetime
+    ) -> list[tuple[TrackedBox, TrackFeatures]]:
+        """The persons analysed in this frame: at most ``demographics_per_frame`` of those still needing a guess
+        and due for a sample, fewest attempts first (then longest waiting), so that nobody starves."""
+        candidates = []
+        for tracked in visible:
+            features = self._tracks[tracked.track_id].features
+            if (
+                features is not None
+                and features.needs_demographics(self.settings.demographic_samples_per_track)
+                and self._due(features.last_demographic, when)
+            ):
+                candidates.append((tracked, features))
+        candidates.sort(
+            key=lambda pair: (pair[1].demographic_attempts, pair[1].last_demographic or pair[1].first_sample)
+        )
+        return candidates[: self.settings.demographics_per_frame]
+
+    def _sample_embedding(self, state: _TrackState, image: np.ndarray, box: np.ndarray, when: dt.datetime) -> None:
         embedding = self._call("embedder", lambda: self.models.embedder.embed(image, box))
-        t = self._timer.record("embed", t)
-        guess = self._call("demographics", lambda: self.models.demographics.estimate(image, box))
-        self._timer.record("demographics", t)
         if state.features is None:
             state.features = TrackFeatures(when, time.monotonic(), when)
-        state.features.add(
-            embedding, guess.age_band if guess is not None else None, guess.gender if guess is not None else None, when
-        )
+        state.features.add_embedding(embedding, when)
         if embedding is not None:
             embedding.fill(0.0)
+
+    def _sample_demographics(
+        self, features: TrackFeatures, image: np.ndarray, box: np.ndarray, when: dt.datetime
+    ) -> None:
+        guess = self._call("demographics", lambda: self.models.demographics.estimate(image, box))
+        features.add_demographic(
+            guess.age_band if guess is not None else None, guess.gender if guess is not None else None, when
+        )
 
     def _call(self, model: str, run: Callable[[], T]) -> T | None:
         """Run one model on one person; a failure skips that sample (logged without any data) but never the camera."""

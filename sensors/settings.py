@@ -106,8 +106,16 @@ class DemographicsSettings(_Strict):
 class TrackingSettings(_Strict):
     # Features of a track are averaged at most this long, then the group is assigned and they are deleted.
     max_feature_age_seconds: float = Field(default=2.0, gt=0.0, le=2.0)
-    # Sample embedding/demographics at most this often per track (bounds CPU per person).
+    # Sample the embedding (and try a demographic guess) at most this often per track.
     feature_interval_seconds: float = Field(default=0.2, ge=0.0, le=2.0)
+    # A track's demographic guess is a vote; once its age band and its gender each have this many confident
+    # (not 'unknown') samples, more analyses would cost CPU and add little, so the track gets no more. (Its
+    # features live at most max_feature_age_seconds, so it may get fewer: the vote then uses what it has.)
+    demographic_samples_per_track: int = Field(default=3, ge=1, le=20)
+    # Face detection + age + gender cost ~11 ms per person on one CPU core: at most this many persons are
+    # analysed per frame (those with the fewest attempts first), so a crowd cannot push the frame-to-deletion
+    # latency past its bound; the embeddings, which the groups need, keep their full sampling.
+    demographics_per_frame: int = Field(default=1, ge=1, le=20)
     # A track unseen this long has ended (the person left the view).
     max_missing_seconds: float = Field(default=1.0, gt=0.0, le=10.0)
     # Detections needed before a track counts as a person (suppresses one-frame false positives).

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from individ.site_config import Camera
+from individ.site_config import Camera, CameraRole
 from sensors.metrics import SensorMetrics
 from sensors.pipeline import CameraPipeline, TrackFeatures, VisionModels
 from sensors.settings import TrackingSettings
@@ -19,19 +19,24 @@ from .conftest import DEMO_CLIP, START, requires_models
 
 def test_features_average_vote_and_are_wiped() -> None:
     features = TrackFeatures(START, time.monotonic(), START)
-    first = np.full(1024, 0.5, np.float32)
-    features.add(first, "18-27", "unknown", START)
-    features.add(np.full(1024, 1.5, np.float32), "18-27", "female", START + dt.timedelta(seconds=0.2))
-    features.add(None, "unknown", "female", START + dt.timedelta(seconds=0.4))
+    features.add_embedding(np.full(1024, 0.5, np.float32), START)
+    features.add_embedding(np.full(1024, 1.5, np.float32), START + dt.timedelta(seconds=0.2))
+    features.add_embedding(None, START + dt.timedelta(seconds=0.4))
+    features.add_demographic("18-27", "unknown", START)
+    features.add_demographic("18-27", "female", START + dt.timedelta(seconds=0.2))
+    features.add_demographic("unknown", "female", START + dt.timedelta(seconds=0.4))
     mean = features.mean_embedding()
     assert mean is not None and np.allclose(mean, 1.0)
     assert features.demographic() == ("18-27", "female")
+    assert features.demographic_attempts == 3
+    assert not features.needs_demographics(2) and features.needs_demographics(3)  # 2 ages, 2 genders known
     held = features.embedding_sum
     assert held is not None
     features.wipe()
     assert not held.any()  # the running sum itself was overwritten, not just dereferenced
     assert features.embedding_sum is None and features.mean_embedding() is None
     assert features.demographic() == ("unknown", "unknown")
+    assert features.demographic_attempts == 0
 
 
 class RecordingSink:
@@ -66,7 +71,7 @@ def make_pipeline(models: VisionModels, tracking: TrackingSettings) -> tuple[Cam
 
     assigner = GroupAssigner(EpochKeys(SiteSecret(bytes(range(32))), 24), 0.05)
     sink = RecordingSink()
-    camera = Camera(id="cam-a", source=str(DEMO_CLIP), role="corridor")
+    camera = Camera(id="cam-a", source=str(DEMO_CLIP), role=CameraRole.CORRIDOR)
     return CameraPipeline(camera, models, assigner, sink, tracking, SensorMetrics()), sink
 
 

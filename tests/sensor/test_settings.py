@@ -28,6 +28,7 @@ def test_defaults_point_at_the_shipped_models(tmp_path: Path) -> None:
         ({"detector": {"kind": "rcnn"}}, "sensor.detector.kind"),
         ({"detector": {"confidence_threshold": 1.5}}, "sensor.detector.confidence_threshold"),
         ({"tracking": {"max_feature_age_seconds": 10}}, "sensor.tracking.max_feature_age_seconds"),
+        ({"tracking": {"demographics_per_frame": 0}}, "sensor.tracking.demographics_per_frame"),
         ({"health": {"port": 70000}}, "sensor.health.port"),
         ({"onnx_provider": "tpu"}, "sensor.onnx_provider"),
         ({"reconnect": {"initial_seconds": 30, "max_seconds": 5}}, "raise max_seconds"),
