@@ -109,6 +109,12 @@ class PrivacyParameters(_Strict):
     min_cell_size: int = Field(default=5, ge=1)
     small_cells: SmallCellPolicy = SmallCellPolicy.MERGE_UNKNOWN
     key_rotation_hours: int = Field(default=24, ge=1, le=24 * 31)
+    # Flows spanning a key change are undercounted, so the key changes while the site is closed: at this hour
+    # of the site's winter time (its smallest UTC offset), i.e. one hour later while summer time is in force.
+    key_rotation_local_hour: int = Field(default=4, ge=0, le=23, description="hour of the key change, winter time")
+    # The LSH calibration (mean and covariance of the keyed projections) is used and stored next to the key
+    # file only once it summarises at least this many passes, so that no one person weighs in it.
+    calibration_min_persons: int = Field(default=1000, ge=100)
 
     @field_validator("groups")
     @classmethod

@@ -1,10 +1,11 @@
 """The sensor service: one reader and one processor thread per camera, a main loop that keeps time.
 
-The main thread advances live cameras' clocks, flushes segments every flush interval, updates the
-health state and waits for the end: a stop request (SIGTERM/SIGINT), ``max_seconds``, or every
-camera finished (video files and image folders end). At the end every open track is closed, every
-camera's partial minute (and, by policy, partial demographics window) is emitted and all buffered
-rows are written; if the landing zone still refuses them the exit code says so.
+The main thread advances live cameras' clocks, flushes segments every flush interval, saves the LSH
+calibration aggregates every hour (``sensors.privacy.calibration``), updates the health state and waits for
+the end: a stop request (SIGTERM/SIGINT), ``max_seconds``, or every camera finished (video files and
+image folders end). At the end every open track is closed, every camera's partial minute (and, by policy,
+partial demographics window) is emitted, the calibration is saved and all buffered rows are written; if
+the landing zone still refuses them the exit code says so.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,11 +39,16 @@ from sensors.sources import (
 )
 from sensors.writer import BufferedWriter
 
+if TYPE_CHECKING:
+    from sensors.privacy.calibration import CalibrationStore
+
 log = logging.getLogger(__name__)
 
 _TICK_SECONDS = 0.25
 _SHUTDOWN_RETRY_SECONDS = 2.0
 _IDLE_CHECK_SECONDS = 0.25
+# The LSH calibration aggregates are saved this often and at shutdown (sensors.privacy.calibration).
+_CALIBRATION_SAVE_SECONDS = 3600.0
 
 
 class _Camera:
@@ -100,9 +106,11 @@ class SensorService:
         *,
         fictitious_rng: np.random.Generator | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        save_calibration: Callable[[], object] = lambda: None,
     ) -> None:
         site, settings = config.site, config.settings
         self.config = config
+        self.save_calibration = save_calibration
         self.settings = settings
         self.clock = clock
         self.metrics = SensorMetrics()
@@ -169,7 +177,7 @@ class SensorService:
             extra={"sensor_id": settings.sensor_id, "site_id": self.config.site.site.id},
         )
         began = time.monotonic()
-        last_flush = began
+        last_flush = last_calibration_save = began
         reason = "every source ended"
         while True:
             if self.stop_requested.wait(_TICK_SECONDS):
@@ -183,6 +191,9 @@ class SensorService:
             if time.monotonic() - last_flush >= settings.emission.flush_interval_seconds:
                 self.writer.flush()
                 last_flush = time.monotonic()
+            if time.monotonic() - last_calibration_save >= _CALIBRATION_SAVE_SECONDS:
+                self.save_calibration()
+                last_calibration_save = time.monotonic()
             if all(state.done.is_set() for state in self.cameras.values()):
                 break
             if max_seconds is not None and time.monotonic() - began >= max_seconds:
@@ -201,6 +212,7 @@ class SensorService:
             state.reader.join(timeout=15)
             if not state.done.wait(timeout=30):
                 log.error("camera processor did not stop in time", extra={"camera_id": state.camera.id})
+        self.save_calibration()
         deadline = time.monotonic() + self.settings.emission.shutdown_write_timeout_seconds
         written = self.writer.flush()
         while not written and time.monotonic() < deadline:
@@ -356,18 +368,37 @@ def default_key_file(site_id: str) -> Path:
     return Path.home() / ".config" / "individ" / f"{site_id}.key"
 
 
+def calibration_store(key_file: Path, landing: str, fingerprint: str, min_persons: int) -> CalibrationStore | None:
+    """The LSH calibration file next to the key file; None (logged) if that would put it in the landing zone."""
+    from sensors.privacy.calibration import CalibrationStore, calibration_path_for
+
+    path = calibration_path_for(key_file)
+    if "://" not in landing and path.resolve().is_relative_to(Path(landing).resolve()):
+        log.error("the key file lies in the landing zone: the LSH calibration is not stored (move the key file)")
+        return None
+    return CalibrationStore(path, fingerprint, min_persons)
+
+
 def create_service(config: SensorConfig, data_dir: str | Path | None) -> SensorService:
     """Everything the service needs from the configuration: models, the keyed assigner, the landing zone."""
     from sensors.privacy.grouping import GroupAssigner as NoisyLshAssigner
-    from sensors.privacy.keys import EpochKeys, KeyFileError, load_or_create_site_secret
+    from sensors.privacy.keys import EpochKeys, KeyFileError, key_file_path, load_or_create_site_secret
 
-    site = config.site
+    site, privacy = config.site, config.site.privacy
     models = load_vision_models(config.settings)
+    configured_key_file = config.settings.key_file or default_key_file(site.site.id)
     try:
-        secret = load_or_create_site_secret(config.settings.key_file or default_key_file(site.site.id))
+        secret = load_or_create_site_secret(configured_key_file)
     except KeyFileError as exc:
         raise ConfigError(f"sensor.key_file: {exc}") from None
-    keys = EpochKeys(secret, site.privacy.key_rotation_hours)
-    assigner = NoisyLshAssigner(keys, site.privacy.noise_sigma)
-    landing = LandingZone(landing_root(config, data_dir))
-    return SensorService(config, landing, models, assigner, keys.epoch_at)
+    keys = EpochKeys(secret, privacy.key_rotation_hours, site.tz, privacy.key_rotation_local_hour)
+    root = landing_root(config, data_dir)
+    store = calibration_store(
+        key_file_path(configured_key_file), root, keys.fingerprint(), privacy.calibration_min_persons
+    )
+    assigner = NoisyLshAssigner(
+        keys, privacy.noise_sigma, min_calibration_count=privacy.calibration_min_persons, store=store
+    )
+    return SensorService(
+        config, LandingZone(root), models, assigner, keys.epoch_at, save_calibration=assigner.save_calibration
+    )

@@ -5,10 +5,21 @@ file next to the sensor (created with mode 0600 if absent), is never logged, nev
 ``repr`` and never written with the data. Each rotation epoch (``floor(unix_time / period)``) gets its
 own key ``HMAC-SHA256(secret, "individ/lsh-epoch/<epoch>")``: the epoch number goes out in heartbeats,
 the key never does, and knowing one epoch's key tells nothing about another's.
+
+When the key changes: a person whose visit spans a key change lands in unrelated groups before and after
+it, so flows across the change are undercounted; the change should fall while the site is closed. Epochs
+are therefore counted in the site's local WINTER time (its smallest UTC offset of the year):
+``epoch = floor((unix_time + winter_offset - rotation_hour * 3600) / period)``. With the default daily
+period the key changes at ``rotation_hour`` local time in winter and one hour later while summer time is
+in force (04:00 -> 05:00), never earlier. Counting in wall-clock time instead would make the day of the
+autumn clock change a 25-hour epoch (the key in use longer than the configured period, which the audit
+checks) and would repeat an hour; a fixed offset keeps every epoch exactly one period long and the epoch
+number non-decreasing. With UTC and rotation hour 0 this is the plain ``floor(unix_time / period)``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import math
@@ -88,20 +99,48 @@ def load_or_create_site_secret(configured: str | Path | None) -> SiteSecret:
     return SiteSecret(secret)
 
 
-class EpochKeys:
-    """Per-epoch LSH keys: epoch = floor(unix_time / (rotation_hours * 3600))."""
+def winter_offset_seconds(timezone: dt.tzinfo, year: int) -> float:
+    """The zone's smallest UTC offset in ``year`` (its winter time), in seconds: mid-January or mid-July."""
+    offsets = (dt.datetime(year, month, 15, 12, tzinfo=timezone).utcoffset() for month in (1, 7))
+    return min(offset.total_seconds() for offset in offsets if offset is not None)
 
-    def __init__(self, secret: SiteSecret, rotation_hours: float) -> None:
+
+class EpochKeys:
+    """Per-epoch LSH keys; epochs start at ``rotation_hour`` of the site's winter time, every ``rotation_hours``."""
+
+    def __init__(
+        self,
+        secret: SiteSecret,
+        rotation_hours: float,
+        timezone: dt.tzinfo = dt.UTC,
+        rotation_hour: int = 0,
+    ) -> None:
         if rotation_hours <= 0:
             raise ValueError("rotation_hours must be positive")
+        if not 0 <= rotation_hour <= 23:
+            raise ValueError("rotation_hour must be an hour of the day, 0..23")
         self._secret = secret
         self.period_seconds = rotation_hours * 3600.0
+        self.timezone = timezone
+        self.rotation_hour = rotation_hour
+        self._winter_offsets: dict[int, float] = {}
 
     def epoch_at(self, unix_time: float) -> int:
-        return math.floor(unix_time / self.period_seconds)
+        year = dt.datetime.fromtimestamp(unix_time, dt.UTC).year
+        offset = self._winter_offsets.get(year)
+        if offset is None:
+            offset = self._winter_offsets.setdefault(year, winter_offset_seconds(self.timezone, year))
+        return math.floor((unix_time + offset - self.rotation_hour * 3600.0) / self.period_seconds)
 
     def key_for(self, epoch: int) -> bytes:
         return self._secret.derive(f"individ/lsh-epoch/{epoch}".encode())
 
+    def fingerprint(self) -> str:
+        """A short one-way tag of the site secret: tells whether stored calibration belongs to these keys."""
+        return self._secret.derive(b"individ/lsh-calibration/fingerprint")[:8].hex()
+
     def __repr__(self) -> str:
-        return f"EpochKeys(<redacted>, period_seconds={self.period_seconds:g})"
+        return (
+            f"EpochKeys(<redacted>, period_seconds={self.period_seconds:g}, timezone={self.timezone}, "
+            f"rotation_hour={self.rotation_hour})"
+        )

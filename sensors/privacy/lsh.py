@@ -12,7 +12,8 @@ give every cell probability 1/1000 for an isotropic population. Real descriptors
 measured on the shared re-identification sets). ``ProjectionStats`` corrects that with the population's
 mean and covariance of z (3 numbers and a 3 x 3 matrix, an aggregate of many persons that reveals
 nobody), measured on the site's own traffic: z is whitened before binning (p_diff back to about 0.001).
-
+The statistics of an epoch are measured under THAT epoch's key, ahead of time (``sensors.privacy.grouping``),
+and kept across restarts (``sensors.privacy.calibration``).
 
 Why nearby vectors collide: z moves by ||W (x - x')|| ~ ||x - x'|| per axis, so two sightings closer
 than a bin width share a cell more often than two different persons (p_same > p_diff ~ 0.001).
@@ -62,28 +63,6 @@ class ProjectionStats:
         return np.linalg.inv(np.linalg.cholesky(self.covariance + 1e-12 * np.eye(AXES)))
 
 
-class ProjectionAccumulator:
-    """Running sums of z and z z^T: the only thing kept from the persons seen, to calibrate a later epoch."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._sum = np.zeros(AXES)
-        self._outer = np.zeros((AXES, AXES))
-
-    def add(self, z: np.ndarray) -> None:
-        z = np.asarray(z, np.float64).reshape(-1, AXES)
-        self.count += len(z)
-        self._sum += z.sum(axis=0)
-        self._outer += z.T @ z
-
-    def stats(self) -> ProjectionStats:
-        if self.count < 2:
-            raise ValueError("need at least two projections to estimate a covariance")
-        mean = self._sum / self.count
-        covariance = (self._outer - self.count * np.outer(mean, mean)) / (self.count - 1)
-        return ProjectionStats(mean, covariance, self.count)
-
-
 class KeyedLsh:
     """The keyed hash of one epoch: ``group(x)`` for unit vectors x of ``dim`` values."""
 
@@ -105,6 +84,13 @@ class KeyedLsh:
             self._shift = calibration.mean
             self._whiten = calibration.whitener()
         self.dim = dim
+
+    @property
+    def projections(self) -> np.ndarray:
+        """The keyed projection rows [3, dim] (a read-only view)."""
+        view = self._projections.view()
+        view.flags.writeable = False
+        return view
 
     def project(self, embeddings: np.ndarray) -> np.ndarray:
         """Raw projections z [N, 3] (before calibration)."""

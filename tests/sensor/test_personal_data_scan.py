@@ -129,6 +129,11 @@ def test_the_run_wrote_only_expected_kinds_of_files(sensor_run: Path) -> None:
             assert re.fullmatch(r"[0-9a-f]{64}\n", path.read_text()), "the key file holds only the hex secret"
             assert path.stat().st_mode & 0o077 == 0
             continue
+        if relative == "home/.config/individ/test-site.lsh-calibration.json":
+            calibration = json.loads(path.read_text())  # aggregates of >= calibration_min_persons passes only
+            assert calibration["format"] == "individ-lsh-calibration/1" and calibration["epochs"] == []
+            assert path.stat().st_mode & 0o077 == 0
+            continue
         unexpected.append(relative)
     assert unexpected == [], f"files no one expected: {unexpected}"
     assert list((sensor_run / "tmp").iterdir()) == []

@@ -35,7 +35,7 @@ def test_without_noise_the_assigner_is_the_epoch_hash() -> None:
     assert [assigner.assign(v, at=10 * DAY + 9) for v in x] == expected.tolist()  # a late frame
 
 
-def test_the_next_epoch_is_calibrated_from_this_epochs_traffic() -> None:
+def test_the_next_epochs_are_calibrated_from_this_epochs_traffic() -> None:
     rng = np.random.default_rng(1)
     now = [0.0]
     assigner = GroupAssigner(keys(), 0.1, clock=lambda: now[0], rng=rng, min_calibration_count=500)
@@ -45,7 +45,10 @@ def test_the_next_epoch_is_calibrated_from_this_epochs_traffic() -> None:
     now[0] = DAY
     assigner.assign(random_unit(1, rng)[0])
     assert assigner.calibrated
-    now[0] = 2 * DAY  # a quiet epoch (1 person) leaves the following one uncalibrated
+    now[0] = 2 * DAY  # a quiet day 1 (1 person): day 2 is still calibrated, measured ahead on day 0
+    assigner.assign(random_unit(1, rng)[0])
+    assert assigner.calibrated
+    now[0] = 9 * DAY  # beyond the week of look-ahead: nothing was measured under day 9's key
     assigner.assign(random_unit(1, rng)[0])
     assert not assigner.calibrated
 
