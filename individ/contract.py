@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -166,6 +166,17 @@ class Segment:
         return self.path.rsplit("/", 1)[-1]
 
 
+@dataclass(frozen=True)
+class HourFolder:
+    """One hour partition folder of a stream in the landing zone."""
+
+    stream: Stream
+    hour: dt.datetime  # UTC start of the hour
+    # The folder's modification time: it changes whenever a segment lands in, or leaves, the folder.
+    # None on object stores, which have no folders.
+    modified_ns: int | None
+
+
 def validate(stream: Stream, table: pa.Table) -> pa.Table:
     """Check a table against the v1 schema and value rules; return it cast to the exact schema.
 
@@ -298,8 +309,11 @@ class LandingZone:
         self._write_atomically(folder, final, payload)
         return Segment(stream, segment_id, hour, final)
 
+    def _day_folder(self, stream: Stream, day: dt.date) -> str:
+        return f"{self.root}/{stream.value}/date={day:%Y-%m-%d}"
+
     def _hour_folder(self, stream: Stream, hour: dt.datetime) -> str:
-        return f"{self.root}/{stream.value}/date={hour:%Y-%m-%d}/hour={hour:%H}"
+        return f"{self._day_folder(stream, hour.date())}/hour={hour:%H}"
 
     def _write_atomically(self, folder: str, final: str, payload: pa.Table) -> None:
         """Write to a temporary name, make it durable, then rename: readers never see a partial file."""
@@ -327,21 +341,67 @@ class LandingZone:
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def segments(self, stream: Stream) -> list[Segment]:
-        """Every complete segment of a stream, oldest hour first (temporary files are invisible)."""
-        base = f"{self.root}/{stream.value}"
-        selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+    def segments(
+        self, stream: Stream, *, hours: Iterable[dt.datetime] | None = None, since: dt.datetime | None = None
+    ) -> list[Segment]:
+        """Complete segments of a stream, oldest hour first (temporary files are invisible).
+
+        Without arguments every hour is listed, so the cost grows with history. ``hours`` lists only
+        those hour folders (one listing each); ``since`` lists the day folders from its day on and keeps
+        the hours from it on (one recursive listing per day: fewer requests than per hour on an object
+        store).
+        """
+        if hours is not None and since is not None:
+            raise ValueError("give hours or since, not both")
+        if hours is not None:
+            folders = [self._hour_folder(stream, hour) for hour in sorted({_hour_of(h) for h in hours})]
+            listings = [pafs.FileSelector(folder, allow_not_found=True) for folder in folders]
+        elif since is not None:
+            first_day = _hour_of(since).date()
+            days = [day for day in self._days(stream) if day >= first_day]
+            listings = [
+                pafs.FileSelector(self._day_folder(stream, day), recursive=True, allow_not_found=True) for day in days
+            ]
+        else:
+            listings = [pafs.FileSelector(f"{self.root}/{stream.value}", recursive=True, allow_not_found=True)]
+        found = [segment for selector in listings for segment in self._segments_in(stream, selector)]
+        if since is not None:
+            found = [segment for segment in found if segment.hour >= _hour_of(since)]
+        return sorted(found, key=lambda s: (s.hour, s.segment_id))
+
+    def hour_folders(self, stream: Stream, *, since: dt.datetime | None = None) -> list[HourFolder]:
+        """The hour partitions of a stream from ``since`` on, oldest first, with their folders' modification
+        times; lists day and hour folders only, never the segments in them."""
+        first_hour = _hour_of(since) if since is not None else None
         found = []
+        for day in self._days(stream):
+            if first_hour is not None and day < first_hour.date():
+                continue
+            selector = pafs.FileSelector(self._day_folder(stream, day), allow_not_found=True)
+            for info in self.filesystem.get_file_info(selector):
+                hour = _hour_from_folder(info.path) if info.type == pafs.FileType.Directory else None
+                if hour is not None and (first_hour is None or hour >= first_hour):
+                    found.append(HourFolder(stream, hour, info.mtime_ns))
+        return sorted(found, key=lambda folder: folder.hour)
+
+    def _days(self, stream: Stream) -> list[dt.date]:
+        selector = pafs.FileSelector(f"{self.root}/{stream.value}", allow_not_found=True)
+        days = []
+        for info in self.filesystem.get_file_info(selector):
+            if info.type == pafs.FileType.Directory and info.base_name.startswith("date="):
+                with contextlib.suppress(ValueError):
+                    days.append(dt.date.fromisoformat(info.base_name.removeprefix("date=")))
+        return sorted(days)
+
+    def _segments_in(self, stream: Stream, selector: pafs.FileSelector) -> Iterator[Segment]:
         for info in self.filesystem.get_file_info(selector):
             if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
                 continue
             if info.base_name.startswith(TEMP_PREFIX):
                 continue
             hour = _hour_from_path(info.path)
-            if hour is None:
-                continue
-            found.append(Segment(stream, info.base_name.removesuffix(".parquet"), hour, info.path))
-        return sorted(found, key=lambda s: (s.hour, s.segment_id))
+            if hour is not None:
+                yield Segment(stream, info.base_name.removesuffix(".parquet"), hour, info.path)
 
     def read(self, segment: Segment) -> pa.Table:
         """Read and validate one segment; raise ContractViolation if it is malformed."""
@@ -400,12 +460,17 @@ class LandingZone:
 
 
 def _hour_from_path(path: str) -> dt.datetime | None:
-    parts = path.split("/")
-    if len(parts) < 3 or not parts[-3].startswith("date=") or not parts[-2].startswith("hour="):
+    """The hour partition of a segment's path (``.../date=YYYY-MM-DD/hour=HH/<segment>.parquet``)."""
+    return _hour_from_folder(path.rsplit("/", 1)[0])
+
+
+def _hour_from_folder(folder: str) -> dt.datetime | None:
+    parts = folder.split("/")
+    if len(parts) < 2 or not parts[-2].startswith("date=") or not parts[-1].startswith("hour="):
         return None
     try:
-        day = dt.date.fromisoformat(parts[-3].removeprefix("date="))
-        hour = int(parts[-2].removeprefix("hour="))
+        day = dt.date.fromisoformat(parts[-2].removeprefix("date="))
+        hour = int(parts[-1].removeprefix("hour="))
         return dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC)
     except ValueError:
         return None

@@ -11,7 +11,7 @@ import datetime as dt
 
 import duckdb
 
-from individ.site_config import CameraRole, SiteConfig
+from individ.site_config import CameraRole, SiteConfig, SmallCellPolicy
 from individ_pipelines.reports.render import ReportData, Table
 
 SITE_SCOPE = "site"
@@ -136,6 +136,7 @@ def load_report_data(
         min_members=config.privacy.fictitious.min_members,
         fictitious_share=None if share_row is None or share_row[0] is None else float(share_row[0]),
         min_cell_size=config.privacy.min_cell_size,
+        small_cells_merged=config.privacy.small_cells == SmallCellPolicy.MERGE_UNKNOWN,
         demographics_window=config.privacy.demographics_window_minutes,
         max_lag_minutes=config.flows.max_lag_minutes,
     )

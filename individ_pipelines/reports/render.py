@@ -52,6 +52,7 @@ class ReportData:
     min_members: float
     fictitious_share: float | None
     min_cell_size: int
+    small_cells_merged: bool  # privacy.small_cells is merge_unknown (else suppress)
     demographics_window: int
     max_lag_minutes: int
 
@@ -152,6 +153,7 @@ def render_html(data: ReportData, csv_files: list[str]) -> str:
             demographics_svg=demographics_svg,
             demographics_population=data.demographics_population,
             min_cell_size=data.min_cell_size,
+            small_cells_merged=data.small_cells_merged,
             groups=f"{data.groups:,}",
             p_used=_fmt(data.p_used, 3),
             p_source=data.p_source,

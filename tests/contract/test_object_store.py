@@ -3,6 +3,7 @@
 A real S3-compatible server (moto's standalone server) runs on 127.0.0.1 for the test.
 """
 
+import datetime as dt
 import shutil
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from individ.contract import LandingZone, Stream
 
-from .conftest import occurrence_rows
+from .conftest import HOUR, occurrence_rows
 
 IDS = {"site_id": "demo-mall", "sensor_id": "edge-1"}
 
@@ -70,3 +71,21 @@ def test_write_read_and_quarantine_on_s3(s3_endpoint: str) -> None:
     assert [s for s, _ in read] == [segment]
     [record] = zone.quarantined()
     assert "unreadable Parquet" in record["reason"]
+
+
+def test_listing_by_hour_on_s3(s3_endpoint: str) -> None:
+    uri = f"s3://key:secret@listing-bucket/site-b?endpoint_override={s3_endpoint}&scheme=http&region=us-east-1"
+    filesystem, _ = pafs.FileSystem.from_uri(uri + "&allow_bucket_creation=true")
+    filesystem.create_dir("listing-bucket")
+    zone = LandingZone(uri)
+    written = [
+        segment
+        for offset in (-30, 0, 1)
+        for segment in zone.write(Stream.OCCURRENCES, occurrence_rows(start=HOUR + dt.timedelta(hours=offset)), **IDS)
+    ]
+    old, first, second = written
+    assert zone.segments(Stream.OCCURRENCES, hours=[second.hour, old.hour]) == [old, second]
+    assert zone.segments(Stream.OCCURRENCES, since=first.hour) == [first, second]
+    folders = zone.hour_folders(Stream.OCCURRENCES, since=first.hour)
+    # An object store has prefixes, not folders: no modification time to go by.
+    assert [(f.hour, f.modified_ns) for f in folders] == [(first.hour, None), (second.hour, None)]

@@ -259,10 +259,10 @@ def write_warehouse(
         )
         con.execute(
             "create or replace table raw.site (site_id varchar, timezone varchar, max_lag_minutes integer,"
-            " p_override double, min_cell_size integer, n_groups integer)"
+            " p_override double, min_cell_size integer, small_cells varchar, n_groups integer)"
         )
         con.execute(
-            "insert into raw.site values ('test-mall', ?, ?, ?, ?, ?)",
+            "insert into raw.site values ('test-mall', ?, ?, ?, ?, 'suppress', ?)",
             [timezone, scenario.max_lag_minutes, p_override, min_cell_size, scenario.n_groups],
         )
 

@@ -27,15 +27,27 @@ class PipelineEnv:
     instance: dg.DagsterInstance
 
     def run_hours(
-        self, first: dt.datetime, last: dt.datetime, *, ingestion_only: bool = False
+        self,
+        first: dt.datetime,
+        last: dt.datetime,
+        *,
+        ingestion_only: bool = False,
+        models: tuple[str, ...] | None = None,
     ) -> dg.ExecuteInProcessResult:
+        """Materialize the hours [first, last]: everything, the ingestion only, or the ingestion and these dbt
+        models (which must include what they read)."""
         from individ_pipelines.definitions import HOURLY_JOB
         from individ_pipelines.defs.landing.checks import STREAM_ASSETS
         from individ_pipelines.defs.landing.partitions import partition_key
 
+        selection: list[dg.AssetKey] | None = None
+        if ingestion_only or models is not None:
+            selection = list(STREAM_ASSETS.values())
+            graph = self.defs.resolve_asset_graph()
+            selection += [key for key in graph.get_all_asset_keys() if key.path[-1] in (models or ())]
         return self.defs.resolve_job_def(HOURLY_JOB).execute_in_process(
             instance=self.instance,
-            asset_selection=list(STREAM_ASSETS.values()) if ingestion_only else None,
+            asset_selection=selection,
             tags={
                 "dagster/asset_partition_range_start": partition_key(first),
                 "dagster/asset_partition_range_end": partition_key(last),
@@ -44,9 +56,9 @@ class PipelineEnv:
         )
 
 
-def make_env(root: Path) -> Iterator[PipelineEnv]:
+def make_env(root: Path, *, small_cells: str = "merge_unknown") -> Iterator[PipelineEnv]:
     landing = root / "data" / "landing"
-    config_path = contract_data.write_site_config(root, landing)
+    config_path = contract_data.write_site_config(root, landing, small_cells=small_cells)
     settings = PipelineSettings(config_path, root / "data", "2026-01-01-00:00")
     config = settings.site_config()
     with dg.DagsterInstance.ephemeral() as instance:

@@ -30,7 +30,7 @@ EXPECTED_PASSES = 200.0
 MIN_MEMBERS = 0.4
 
 
-def write_site_config(folder: Path, landing: Path) -> Path:
+def write_site_config(folder: Path, landing: Path, *, small_cells: str = "merge_unknown") -> Path:
     cameras: list[dict[str, object]] = [
         {"id": "entrance", "source": "simulated", "role": "entrance", "zone": "main"},
         {"id": "shop-in", "source": "simulated", "role": "store_door_in", "store": "shop", "zone": "main"},
@@ -44,7 +44,7 @@ def write_site_config(folder: Path, landing: Path) -> Path:
         "landing_zone": str(landing),
         "stores": [{"id": "shop", "name": "The Shop", "zone": "main"}],
         "cameras": cameras,
-        "privacy": {"fictitious": {"min_members": MIN_MEMBERS}, "min_cell_size": 5},
+        "privacy": {"fictitious": {"min_members": MIN_MEMBERS}, "min_cell_size": 5, "small_cells": small_cells},
         "flows": {"max_lag_minutes": 30, "lateness_minutes": 120},
     }
     path = folder / "site.yaml"

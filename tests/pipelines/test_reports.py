@@ -27,6 +27,7 @@ def test_store_daily_report(materialized: Materialized) -> None:
     figure = re.search(r"<span>Persons counted</span><b>([\d,]+)</b>", html)
     assert figure and int(figure.group(1).replace(",", "")) == shop_in
     assert "1,000 anonymous groups" in html and "k = 0.4" in html and "No person is tracked" in html
+    assert "cells under\n5 persons are counted as unknown age and gender" in html  # the site's merge_unknown policy
     with (folder / "footfall_hourly.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert {row["camera_id"] for row in rows} == {"shop-in"}

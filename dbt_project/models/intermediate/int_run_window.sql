@@ -55,6 +55,7 @@ select
     max_lag_minutes,
     p_override,
     min_cell_size,
+    small_cells,
     requested_start,
     requested_end,
     requested_first_day,

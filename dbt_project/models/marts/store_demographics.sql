@@ -1,8 +1,11 @@
 {{ config(pre_hook="{{ delete_requested_days('site_day') }}") }}
 -- Visitors entering each store by age band and gender, per hour and per site-local day, from the
--- door-in cameras' aggregated demographic counts. Cells under the site's min_cell_size are
--- suppressed (count shown as null). Day cells are suppressed on their own total, not built from the
--- suppressed hours. Whole days are rebuilt, every hour of each day included.
+-- door-in cameras' aggregated demographic counts. A cell under the site's min_cell_size follows
+-- privacy.small_cells: suppress withholds it (count shown as null); merge_unknown adds its visitors
+-- to the period's (unknown, unknown) cell and drops the row, so the period's total is kept. A merged
+-- cell still under the minimum is withheld in turn: no cell under the minimum is ever shown. Day
+-- cells are built from the day's counts, not from the released hours. Whole days are rebuilt, every
+-- hour of each day included.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -31,20 +34,45 @@ cells as (
     select 'day', null, site_day, store_id, age_band, gender, sum(person_count)
     from door_in_counts
     group by all
+),
+
+placed as (
+    select
+        cells.*,
+        run.small_cells = 'merge_unknown' and cells.visitors < run.min_cell_size as is_merged_away
+    from cells
+    cross join run
+),
+
+-- Under merge_unknown every small cell lands in its period's (unknown, unknown) cell; the others stay.
+released as (
+    select
+        period,
+        hour_start,
+        site_day,
+        store_id,
+        case when is_merged_away then 'unknown' else age_band end as released_age_band,
+        case when is_merged_away then 'unknown' else gender end as released_gender,
+        sum(visitors) as visitors,
+        count(*) filter (where is_merged_away and not (age_band = 'unknown' and gender = 'unknown')) as merged_cells
+    from placed
+    group by period, hour_start, site_day, store_id, released_age_band, released_gender
 )
 
 select
-    cells.period,
-    cells.hour_start,
-    cells.site_day,
-    cells.store_id,
+    released.period,
+    released.hour_start,
+    released.site_day,
+    released.store_id,
     stores.store_name,
-    cells.age_band,
-    cells.gender,
-    cast(case when cells.visitors >= run.min_cell_size then cells.visitors end as bigint) as visitors,
-    cells.visitors < run.min_cell_size as is_suppressed,
-    run.min_cell_size
-from cells
+    released.released_age_band as age_band,
+    released.released_gender as gender,
+    cast(case when released.visitors >= run.min_cell_size then released.visitors end as bigint) as visitors,
+    released.visitors < run.min_cell_size as is_suppressed,
+    cast(released.merged_cells as integer) as merged_cells,
+    run.min_cell_size,
+    run.small_cells
+from released
 cross join run
-left join {{ ref('stg_stores') }} as stores on cells.store_id = stores.store_id
-where cells.site_day between run.first_day and run.last_day
+left join {{ ref('stg_stores') }} as stores on released.store_id = stores.store_id
+where released.site_day between run.first_day and run.last_day

@@ -45,8 +45,8 @@ def ensure_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def segments_for_hours(zone: LandingZone, stream: Stream, hours: Iterable[dt.datetime]) -> list[Segment]:
-    wanted = set(hours)
-    return [segment for segment in zone.segments(stream) if segment.hour in wanted]
+    """The segments of these hours only: a run lists its own frame, whatever the history's length."""
+    return zone.segments(stream, hours=hours)
 
 
 def ingest_segments(
