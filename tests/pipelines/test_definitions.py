@@ -33,3 +33,36 @@ def test_instance_runs_one_run_at_a_time(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         queue = instance.get_concurrency_config().run_queue_config
         assert queue is not None and queue.max_concurrent_runs == 1
+
+
+def test_assets_built_after_a_reparse_follow_the_new_manifest(tmp_path: Path) -> None:
+    # dagster-dbt caches a manifest file's content per process: definitions built after `dbt parse` rewrote it
+    # (an upgrade, then `individ demo`) must still see the new nodes, else dbt runs nodes Dagster does not know.
+    import json
+
+    import dagster as dg
+    from dagster_dbt import DbtProject
+
+    from individ_pipelines.defs.analytics.assets import build_dbt_assets
+    from individ_pipelines.defs.analytics.project import DBT_PROJECT_DIR, dbt_project
+
+    parsed = dbt_project(tmp_path / "warehouse.duckdb").manifest_path
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=tmp_path / "target")
+    project.manifest_path.parent.mkdir()
+    manifest = json.loads(parsed.read_bytes())
+    project.manifest_path.write_text(json.dumps(manifest))
+    hourly = dg.HourlyPartitionsDefinition(start_date="2026-11-01-00:00")
+    before = build_dbt_assets(project, hourly).keys
+    model = next(key for key, node in manifest["nodes"].items() if node["name"] == "footfall_hourly")
+    dropped = {model, *manifest["child_map"][model]}  # the model and its tests, as if it had been removed
+    manifest["nodes"] = {key: node for key, node in manifest["nodes"].items() if key not in dropped}
+    for graph in ("parent_map", "child_map"):
+        manifest[graph] = {
+            key: [other for other in others if other not in dropped]
+            for key, others in manifest[graph].items()
+            if key not in dropped
+        }
+    project.manifest_path.write_text(json.dumps(manifest))
+    after = build_dbt_assets(project, hourly).keys
+    assert {key.path[-1] for key in before - after} == {"footfall_hourly"}
+    assert after < before

@@ -38,8 +38,15 @@ def window_vars(start: Any, end: Any) -> dict[str, str]:
 
 
 def build_dbt_assets(project: DbtProject, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The assets of the manifest as it is on disk now.
+
+    The manifest is read here rather than passed as a path: dagster-dbt caches a manifest path's content
+    for the life of the process, so definitions built after a re-parse (``individ demo`` after an upgrade,
+    a benchmark after a model change) would otherwise get the stale manifest and fail on the new nodes.
+    """
+
     @dbt_assets(
-        manifest=project.manifest_path,
+        manifest=json.loads(project.manifest_path.read_bytes()),
         project=project,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
