@@ -88,7 +88,11 @@ select
             + origin.fictitious_emitted * destination.fictitious_emitted / run.n_groups
         )
         / (cast(origin.events_total as double) * destination.events_total)
-    ) as chance_expectation
+    ) as chance_expectation,
+    sum(
+        binned.bin_time_pairs * origin.real_events * destination.real_events
+        / (cast(origin.events_total as double) * destination.events_total)
+    ) as chance_rate_sensitivity
 from binned
 cross join run
 inner join {{ ref('int_camera_hour_totals') }} as origin
