@@ -30,14 +30,23 @@ def demo_site() -> tuple[Path, SiteConfig]:
 
 
 def simulate_day(
-    data: Path, visitors_per_hour: float, p: float, seed: int, day: dt.date = BENCHMARK_DAY
+    data: Path,
+    visitors_per_hour: float,
+    p: float,
+    seed: int,
+    day: dt.date = BENCHMARK_DAY,
+    min_members: float | None = None,
 ) -> SimulationResult:
     """One simulated day with the default (realistic, imperfect) sensor model.
 
     The demo mall's expected traffic is first calibrated to this traffic level (as an operator would
-    set it) and saved as ``<data>/site.yaml``, which the pipeline then reads too.
+    set it) and saved as ``<data>/site.yaml``, which the pipeline then reads too. ``min_members``
+    overrides the fictitious plan's privacy floor k (to measure its cost in accuracy).
     """
     _, site = demo_site()
+    if min_members is not None:
+        fictitious = site.privacy.fictitious.model_copy(update={"min_members": min_members})
+        site = site.model_copy(update={"privacy": site.privacy.model_copy(update={"fictitious": fictitious})})
     params = SimulationParameters(visitors_per_hour=visitors_per_hour, p=p)
     site = calibrated_site(site, params, day, seed)
     write_site_config(site, data / SITE_FILE)
