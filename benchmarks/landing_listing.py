@@ -13,6 +13,9 @@ site. Then it times, best of ``--repeat``:
 * ``tick after a late segment``: one segment lands in an hour 2.5 days older than the newest;
 * ``ingestion frame``: the segments of one run's read frame (a site day plus the lookahead, 28 hours).
 
+It also prints the size of the sensor's cursor after the first tick (Dagster stores it with every tick)
+and how long writing and reading it back takes.
+
 Usage: ``uv run python benchmarks/landing_listing.py [--days 30] [--sensors 1] [--flushes 60] [--repeat 3]``
 """
 
@@ -121,11 +124,11 @@ def best_of(repeat: int, action: Callable[[], int]) -> tuple[float, int]:
 def tick(zone: LandingZone, cursor: SensorCursor, first_hour: dt.datetime) -> tuple[SensorCursor, int]:
     """One sensor evaluation as the Dagster sensor runs it, minus Dagster: listing, watermark, plan, settle."""
     now = dt.datetime.now(dt.UTC)
-    listing = list_candidates(zone, cursor, first_hour)
+    listing = list_candidates(zone, cursor, first_hour, reach_minutes=REACH_MINUTES)
     _, after = plan_runs(
         listing.segments, cursor, now=now, watermark=landing_watermark(zone, listing.segments),
         max_lag_minutes=30, reach_minutes=REACH_MINUTES, lateness_minutes=120, first_hour=first_hour,
-        newest_hour=listing.newest_hour,
+        newest_hour=listing.newest_hour, hours=listing.hours,
     )  # fmt: skip
     return settle_folders(after, listing, listed_at=now, reach_minutes=REACH_MINUTES), len(listing.segments)
 
@@ -154,7 +157,9 @@ def main() -> None:
         cursor, listed = tick(zone, SensorCursor(), first_hour)
         rows.append(("first tick (empty cursor)", time.perf_counter() - start, listed))
         rows.append(("steady tick", *best_of(args.repeat, lambda: tick(zone, cursor, first_hour)[1])))
-        steady_listing = best_of(args.repeat, lambda: len(list_candidates(zone, cursor, first_hour).segments))
+        steady_listing = best_of(
+            args.repeat, lambda: len(list_candidates(zone, cursor, first_hour, reach_minutes=REACH_MINUTES).segments)
+        )
         rows.append(("  of which listing", *steady_listing))
         late = template_segments(LandingZone(Path(folder) / "late"), late_hour)[Stream.OCCURRENCES]
         late_folder = f"{zone.root}/occurrences/date={late_hour:%Y-%m-%d}/hour={late_hour:%H}"
@@ -166,9 +171,12 @@ def main() -> None:
                 *best_of(args.repeat, lambda: sum(len(segments_for_hours(zone, s, frame)) for s in Stream)),
             )
         )
+        text = cursor.serialize()
+        round_trip, _ = best_of(args.repeat, lambda: len(SensorCursor.parse(cursor.serialize()).requested))
     print(f"{'what':<28} {'seconds':>9} {'segments listed':>16}")
     for what, seconds, count in rows:
         print(f"{what:<28} {seconds:>9.3f} {count:>16,}")
+    print(f"cursor: {len(text.encode()):,} bytes, written and read back in {round_trip:.4f} s")
 
 
 if __name__ == "__main__":

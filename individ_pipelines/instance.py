@@ -2,6 +2,10 @@
 
 DuckDB allows one writing process per database file, so the run queue admits one run at a time:
 a second sensor- or schedule-triggered run waits in the queue instead of failing on the file lock.
+
+Every sensor and schedule tick is stored (the landing sensor's with its cursor), one a minute for the
+sensor: the daemon purges them after the days below, instead of Dagster's default of keeping all but
+skipped sensor ticks forever.
 """
 
 from __future__ import annotations
@@ -10,8 +14,14 @@ from pathlib import Path
 
 import yaml
 
+TICK_RETENTION_DAYS = {"skipped": 7, "failure": 30, "success": 30, "started": 30}
+
 INSTANCE_CONFIG = {
     "concurrency": {"runs": {"max_concurrent_runs": 1}},
+    "retention": {
+        "schedule": {"purge_after_days": TICK_RETENTION_DAYS},
+        "sensor": {"purge_after_days": TICK_RETENTION_DAYS},
+    },
     "telemetry": {"enabled": False},
 }
 

@@ -26,6 +26,14 @@ class PipelineEnv:
     defs: dg.Definitions
     instance: dg.DagsterInstance
 
+    def sensor_tick(self, cursor: str | None) -> dg.SensorResult:
+        """One evaluation of the landing-zone sensor with this cursor."""
+        sensor = self.defs.resolve_sensor_def("landing_zone_sensor")
+        context = dg.build_sensor_context(instance=self.instance, cursor=cursor, resources=self.defs.resources)
+        result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        return result
+
     def run_hours(
         self,
         first: dt.datetime,

@@ -66,3 +66,14 @@ def test_assets_built_after_a_reparse_follow_the_new_manifest(tmp_path: Path) ->
     after = build_dbt_assets(project, hourly).keys
     assert {key.path[-1] for key in before - after} == {"footfall_hourly"}
     assert after < before
+
+
+def test_instance_purges_old_sensor_and_schedule_ticks(tmp_path: Path) -> None:
+    import dagster as dg
+    from dagster._core.definitions.run_request import InstigatorType
+    from dagster._core.scheduler.instigation import TickStatus
+
+    expected = {TickStatus.SKIPPED: 7, TickStatus.FAILURE: 30, TickStatus.SUCCESS: 30, TickStatus.STARTED: 30}
+    with dg.DagsterInstance.from_config(str(prepare_dagster_home(tmp_path / "home"))) as instance:
+        for instigator in (InstigatorType.SENSOR, InstigatorType.SCHEDULE):
+            assert dict(instance.get_tick_retention_settings(instigator)) == expected

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-import dagster as dg
 import pytest
 
 from individ.contract import Segment, Stream
 from individ_pipelines.defs.landing.partitions import HOUR, partition_key
-from individ_pipelines.defs.landing.sensors import SensorCursor, landing_watermark, plan_runs
+from individ_pipelines.defs.landing.sensors import SensorCursor, fingerprint, landing_watermark, plan_runs
 from tests.pipelines import contract_data
 from tests.pipelines.conftest import PipelineEnv, make_env
 
@@ -23,18 +22,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineEnv]:
     yield from make_env(tmp_path_factory.mktemp("sensor"))
 
 
-def _tick(env: PipelineEnv, cursor: str | None) -> dg.SensorResult:
-    sensor = env.defs.resolve_sensor_def("landing_zone_sensor")
-    context = dg.build_sensor_context(instance=env.instance, cursor=cursor, resources=env.defs.resources)
-    result = sensor(context)
-    assert isinstance(result, dg.SensorResult)
-    return result
-
-
 def test_tick_requests_new_hours_once_and_late_segments_again(env: PipelineEnv) -> None:
     data = contract_data.simulate(env.config, FIRST, hours=2)
     contract_data.deliver(env.zone, data)
-    first = _tick(env, None)
+    first = env.sensor_tick(None)
     # Past data: final by lateness. Segments in 10h and 11h change 07h..11h (180-minute visit reach).
     assert len(first.run_requests or []) == 1
     request = (first.run_requests or [])[0]
@@ -42,11 +33,11 @@ def test_tick_requests_new_hours_once_and_late_segments_again(env: PipelineEnv) 
     assert request.tags["dagster/asset_partition_range_end"] == partition_key(FIRST + HOUR)
     assert request.run_key and request.run_key.startswith(f"{partition_key(FIRST - 3 * HOUR)}..")
     # Evaluating from the same state gives the same key, which Dagster launches only once.
-    assert [r.run_key for r in _tick(env, None).run_requests or []] == [request.run_key]
-    second = _tick(env, first.cursor)
+    assert [r.run_key for r in env.sensor_tick(None).run_requests or []] == [request.run_key]
+    second = env.sensor_tick(first.cursor)
     assert not second.run_requests and second.skip_reason
     contract_data.deliver(env.zone, data)  # re-delivery: the same segment ids
-    assert not _tick(env, second.cursor).run_requests
+    assert not env.sensor_tick(second.cursor).run_requests
     # A late segment for 11h: 08h..11h again, under a new key.
     late = env.zone.write(
         Stream.OCCURRENCES,
@@ -54,13 +45,16 @@ def test_tick_requests_new_hours_once_and_late_segments_again(env: PipelineEnv) 
          "direction": ["out"]},
         site_id=contract_data.SITE_ID, sensor_id="sensor-2",
     )  # fmt: skip
-    third = _tick(env, second.cursor)
+    third = env.sensor_tick(second.cursor)
     ranges = [
         (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
         for r in third.run_requests or []
     ]
     assert ranges == [(partition_key(FIRST - 2 * HOUR), partition_key(FIRST + HOUR))]
-    assert late[0].segment_id in SensorCursor.parse(third.cursor).requested[partition_key(FIRST + HOUR)]
+    # Hour 11 is fed by the segments of 11h..14h: its fingerprint now counts the late one.
+    feeding = [s.segment_id for st in Stream for s in env.zone.segments(st) if s.hour >= FIRST + HOUR]
+    assert late[0].segment_id in feeding
+    assert SensorCursor.parse(third.cursor).requested[partition_key(FIRST + HOUR)] == fingerprint(feeding)
     assert (third.run_requests or [])[0].run_key != request.run_key
     assert landing_watermark(env.zone, [s for st in Stream for s in env.zone.segments(st)]) == FIRST + 2 * HOUR
 
