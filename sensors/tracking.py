@@ -126,14 +126,7 @@ class Tracker:
 
     def finish(self) -> tuple[list[Pass], list[int]]:
         """End every live track (source ended, service stopping)."""
-        ended, discarded = [], []
-        for track in list(self._tracks.values()):
-            outcome = self._end(track)
-            if outcome is None:
-                discarded.append(track.track_id)
-            else:
-                ended.append(outcome)
-        return ended, discarded
+        return self._end_all(list(self._tracks.values()))
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -193,15 +186,18 @@ class Tracker:
         track.hits += 1
 
     def _expire(self, when: dt.datetime) -> tuple[list[Pass], list[int]]:
-        ended, discarded = [], []
         limit = self.settings.max_missing_seconds
-        for track in list(self._tracks.values()):
-            if (when - track.last_seen).total_seconds() > limit:
-                outcome = self._end(track)
-                if outcome is None:
-                    discarded.append(track.track_id)
-                else:
-                    ended.append(outcome)
+        return self._end_all([t for t in self._tracks.values() if (when - t.last_seen).total_seconds() > limit])
+
+    def _end_all(self, tracks: list[_Track]) -> tuple[list[Pass], list[int]]:
+        """End these tracks: the passes they made, and the ids of those too short to count."""
+        ended, discarded = [], []
+        for track in tracks:
+            outcome = self._end(track)
+            if outcome is None:
+                discarded.append(track.track_id)
+            else:
+                ended.append(outcome)
         return ended, discarded
 
     def _end(self, track: _Track) -> Pass | None:
