@@ -13,3 +13,9 @@
         + power(estimated_flow * p_sd / (p_used - chance_rate), 2)
     )
 {%- endmacro %}
+
+{#- The 95 % interval columns of a flow mart (never below zero persons). -#}
+{% macro flow_interval_columns() -%}
+    greatest(estimated_flow - {{ var('interval_z') }} * flow_se, 0) as flow_ci_low,
+    estimated_flow + {{ var('interval_z') }} * flow_se as flow_ci_high
+{%- endmacro %}

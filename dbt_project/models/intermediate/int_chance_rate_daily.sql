@@ -83,8 +83,8 @@ far_fit as (
         sum(pairs.same_group_pairs * d1.dispersion * d2.dispersion) as same_group_pairs_variance,
         sum(
             pairs.same_group_pairs
-            - (h1.real_events * h2.fictitious + h2.real_events * h1.fictitious) / run.n_groups
-            - h1.fictitious * h2.fictitious / run.n_groups
+            - {{ expected_same_group_pairs(
+                'h1.real_events', 'h1.fictitious', 'h2.real_events', 'h2.fictitious', 0, 'run.n_groups') }}
         ) as real_same_group_pairs,
         sum(cast(h1.real_events as double) * h2.real_events) as real_pairs,
         count(*) as hour_pairs

@@ -72,12 +72,10 @@ chance_by_hour as (
             case
                 when not chance.same_cell then
                     chance.time_pairs
-                    * (
-                        chance.origin_real * chance.destination_real * rate.chance_rate
-                        + (chance.origin_real * chance.destination_fictitious
-                            + chance.destination_real * chance.origin_fictitious) / chance.n_groups
-                        + chance.origin_fictitious * chance.destination_fictitious / chance.n_groups
-                    )
+                    * {{ expected_same_group_pairs(
+                        'chance.origin_real', 'chance.origin_fictitious',
+                        'chance.destination_real', 'chance.destination_fictitious',
+                        'rate.chance_rate', 'chance.n_groups') }}
                     / (cast(chance.origin_events as double) * chance.destination_events)
                 when chance.origin_events > 1 then
                     chance.time_pairs

@@ -81,12 +81,10 @@ select
     sum(binned.bin_time_pairs) as time_pairs,
     sum(
         binned.bin_time_pairs
-        * (
-            origin.real_events * destination.real_events * rate.chance_rate
-            + (origin.real_events * destination.fictitious_emitted
-                + destination.real_events * origin.fictitious_emitted) / run.n_groups
-            + origin.fictitious_emitted * destination.fictitious_emitted / run.n_groups
-        )
+        * {{ expected_same_group_pairs(
+            'origin.real_events', 'origin.fictitious_emitted',
+            'destination.real_events', 'destination.fictitious_emitted',
+            'rate.chance_rate', 'run.n_groups') }}
         / (cast(origin.events_total as double) * destination.events_total)
     ) as chance_expectation,
     sum(

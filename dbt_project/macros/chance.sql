@@ -1,0 +1,14 @@
+{#- Same-group pairs expected by chance between two sets of passes (two camera-hours, or two hours):
+    R1 R2 s for real x real, (R1 f2 + R2 f1) / G for real x fictitious and f1 f2 / G for fictitious x
+    fictitious (fictitious persons are uniform over the G groups), with R the real and f the fictitious
+    passes of each set and s the chance rate of two unrelated real passes. Divided by n1 n2 it is the
+    chance that one time pair of the two sets shares a group. The flows (int_flow_hourly_components), the
+    visit lags (int_visit_lag_chance) and the fit of s itself (int_chance_rate_daily, with s = 0 for the
+    fictitious part alone) all use it. -#}
+{% macro expected_same_group_pairs(real_1, fictitious_1, real_2, fictitious_2, chance_rate, n_groups) -%}
+    (
+        {{ real_1 }} * {{ real_2 }} * {{ chance_rate }}
+        + ({{ real_1 }} * {{ fictitious_2 }} + {{ real_2 }} * {{ fictitious_1 }}) / {{ n_groups }}
+        + {{ fictitious_1 }} * {{ fictitious_2 }} / {{ n_groups }}
+    )
+{%- endmacro %}
