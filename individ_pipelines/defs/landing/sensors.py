@@ -68,6 +68,14 @@ def fingerprint(segment_ids: Iterable[str]) -> str:
 NO_SEGMENTS = fingerprint(())
 
 
+def folders_by_hour(folders: Iterable[HourFolder]) -> dict[dt.datetime, list[HourFolder]]:
+    """The folders of each hour, every stream's together (an hour settles or changes as a whole)."""
+    by_hour: dict[dt.datetime, list[HourFolder]] = defaultdict(list)
+    for folder in folders:
+        by_hour[folder.hour].append(folder)
+    return by_hour
+
+
 def folder_times(folders: Iterable[HourFolder]) -> str:
     """A digest of the modification times of one hour's folders (every stream): it changes when any does."""
     times = sorted(f"{folder.stream.value}={folder.modified_ns}" for folder in folders)
@@ -271,9 +279,7 @@ def list_candidates(zone: LandingZone, cursor: SensorCursor, first_hour: dt.date
         fed = {hour for folder in folders for hour in hours_changed_by(folder.hour, reach_minutes, horizon)}
         return Listing(everything, sorted(fed), [], newest)
 
-    by_hour: dict[dt.datetime, list[HourFolder]] = defaultdict(list)
-    for folder in folders:
-        by_hour[folder.hour].append(folder)
+    by_hour = folders_by_hour(folders)
     changed = [
         hour for hour, found in by_hour.items() if cursor.settled.get(partition_key(hour)) != folder_times(found)
     ]
@@ -304,9 +310,7 @@ def settle_folders(
         return cursor.requested.get(partition_key(hour), NO_SEGMENTS) == current[hour]
 
     quiet_before = int((listed_at - SETTLE_MARGIN).timestamp()) * 1_000_000_000
-    by_hour: dict[dt.datetime, list[HourFolder]] = defaultdict(list)
-    for folder in listing.folders:
-        by_hour[folder.hour].append(folder)
+    by_hour = folders_by_hour(listing.folders)
     oldest = partition_key(horizon)
     settled = {key: times for key, times in cursor.settled.items() if key >= oldest}
     for hour, found in by_hour.items():
