@@ -2,8 +2,9 @@
 
 Few dbt invocations, and the project is parsed once for all of them (parsing is most of dbt's
 start-up): one build of two consecutive hours with all dbt tests, one 3-hour and one 1-hour run to
-show an hour's results do not depend on the run's extent, and one run of a hand-made scenario where
-p = 1 and no two people share a group. Every warehouse file is named warehouse.duckdb, so the parsed
+show an hour's results do not depend on the run's extent, one run of a hand-made scenario where
+p = 1 and no two people share a group, and two short runs of a scenario whose p changes by the hour
+(p's standard error). Every warehouse file is named warehouse.duckdb, so the parsed
 relation names (database = file stem) hold for all of them.
 """
 
@@ -51,12 +52,23 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Manifest:
 
 
 def run_dbt(
-    command: str, manifest: Manifest, warehouse: Path, first_hour: int, hours: int, monkeypatch: pytest.MonkeyPatch
+    command: str,
+    manifest: Manifest,
+    warehouse: Path,
+    first_hour: int,
+    hours: int,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    select: str | None = None,
+    variables: dict[str, object] | None = None,
 ) -> None:
     assert warehouse.name == "warehouse.duckdb"
     monkeypatch.setenv("INDIVID_WAREHOUSE", str(warehouse))
-    window = {"window_start": hour_iso(first_hour), "window_end": hour_iso(first_hour + hours)}
-    result = dbtRunner(manifest=manifest).invoke([command, *dbt_args(warehouse.parent), "--vars", json.dumps(window)])
+    window = {"window_start": hour_iso(first_hour), "window_end": hour_iso(first_hour + hours), **(variables or {})}
+    selection = ["--select", select] if select else []
+    result = dbtRunner(manifest=manifest).invoke(
+        [command, *dbt_args(warehouse.parent), "--vars", json.dumps(window), *selection]
+    )
     assert result.success, f"dbt {command} failed: {result.exception or 'see the dbt log above'}"
 
 
@@ -156,11 +168,17 @@ def test_an_hour_does_not_depend_on_how_many_hours_a_run_covers(
     mall: tuple[Scenario, Path, Manifest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, warehouse, manifest = mall
-    after_two_hours = flows_of(warehouse)
+    after_two_hours, day_after_two_hours = flows_of(warehouse), calibration_rows(warehouse)
     run_dbt("run", manifest, warehouse, FIRST - 1, 3, monkeypatch)
-    after_three_hours = flows_of(warehouse)
+    after_three_hours, day_after_three_hours = flows_of(warehouse), calibration_rows(warehouse)
     run_dbt("run", manifest, warehouse, SECOND, 1, monkeypatch)
-    after_one_hour = flows_of(warehouse)
+    after_one_hour, day_after_one_hour = flows_of(warehouse), calibration_rows(warehouse)
+    # p and its sd (the jackknife over the day's hours included) come from the whole day whatever the run covers.
+    assert day_after_two_hours["all_stores"][2] is not None
+    assert day_after_three_hours.keys() == day_after_one_hour.keys() == day_after_two_hours.keys()
+    for scope, day in day_after_two_hours.items():
+        assert day_after_three_hours[scope] == pytest.approx(day, rel=1e-9)
+        assert day_after_one_hour[scope] == pytest.approx(day, rel=1e-9)
     second_hour = (START + dt.timedelta(hours=SECOND)).replace(tzinfo=None).isoformat(sep=" ")
     keys = [key for key in after_two_hours if key[2] == second_hour]
     assert keys
@@ -223,6 +241,107 @@ def test_flow_with_p_one_and_no_chance_collisions_is_exact(
         if key[:2] not in {("entrance-0", "corridor-0"), ("corridor-0", "store-0-in")}
     ]
     assert max(abs(value) for value in others) < 0.1
+
+
+def hour_varying_scenario() -> Scenario:
+    """The mall with p changing by the hour: every real door-out in an odd hour gets a fresh group, so most visits
+    starting in an odd hour are lost (p about 0.1 there, 0.4 in the even hours). The per-hour excess pairs then
+    scatter far more than independent (Poisson) pair counts would, as pairs that come several at a time do."""
+    scenario = generate(start=START, hours=HOURS, visitors_per_hour=400, keep=0.7071, min_members=0.0, seed=11)
+    door_outs = np.array([camera.endswith("-out") for camera in scenario.camera_ids])
+    lost = (scenario.person >= 0) & door_outs[scenario.camera_idx] & (scenario.t // 3600 % 2 == 1)
+    fresh = np.random.default_rng(12).integers(0, scenario.n_groups, size=int(lost.sum()))
+    scenario.group = scenario.group.copy()
+    scenario.group[lost] = fresh
+    return scenario
+
+
+def store_hour_rows(warehouse: Path) -> dict[str, np.ndarray]:
+    """Per store (and "all_stores", pooled per hour): an (hours x 3) array of real door-ins R, excess pairs M - B
+    and dB/ds per origin hour, read from the intermediate tables the mart sums."""
+    rows = query(
+        warehouse,
+        """
+        with pairs as (
+            select scope_id, hour_idx, sum(same_group_pairs) as pairs from intermediate.int_visit_lag_pair_counts
+            where visit_scope = 'store' group by all
+        ),
+        chance as (
+            select scope_id, hour_idx, sum(chance_expectation) as chance, sum(chance_rate_sensitivity) as sensitivity
+            from intermediate.int_visit_lag_chance where visit_scope = 'store' group by all
+        )
+        select origins.scope_id, origins.hour_idx, origins.origin_real,
+            coalesce(pairs.pairs, 0) - coalesce(chance.chance, 0), coalesce(chance.sensitivity, 0)
+        from intermediate.int_visit_origin_hours as origins
+        left join pairs using (scope_id, hour_idx)
+        left join chance using (scope_id, hour_idx)
+        where origins.visit_scope = 'store'
+        """,
+    )
+    stores = {row[0] for row in rows}
+    hours = sorted({row[1] for row in rows})
+    table = np.zeros((len(stores), len(hours), 3))
+    store_index = {store: i for i, store in enumerate(sorted(stores))}
+    for store, hour, *values in rows:
+        table[store_index[store], hours.index(hour)] = values
+    return {**{store: table[i] for store, i in store_index.items()}, "all_stores": table.sum(axis=0)}
+
+
+def jackknife_sd(real: np.ndarray, excess: np.ndarray) -> float:
+    """Delete-one-hour jackknife of sum(excess) / sum(real): sqrt((n - 1) / n * sum (replicate - mean)^2)."""
+    replicates = (excess.sum() - excess) / (real.sum() - real)
+    return float(np.sqrt((real.size - 1) / real.size * np.sum((replicates - replicates.mean()) ** 2)))
+
+
+def calibration_rows(warehouse: Path) -> dict[str, tuple]:
+    """Scope (a store or all_stores) -> (origin_hours, pair_sd_poisson, pair_sd_jackknife, p_sd, p_used_sd), for the
+    rows whose p is the day's own estimate."""
+    rows = query(
+        warehouse,
+        "select coalesce(store_id, calibration_scope), origin_hours, pair_sd_poisson, pair_sd_jackknife, p_sd,"
+        " p_used_sd from marts.reidentification_calibration where p_source = 'estimate'",
+    )
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_p_sd_widens_to_the_jackknife_over_hours_when_pairs_scatter_more_than_poisson(
+    tmp_path: Path, manifest: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_warehouse(hour_varying_scenario(), warehouse)
+    run_dbt("run", manifest, warehouse, 0, HOURS, monkeypatch, select="+reidentification_calibration")
+    (chance_rate_sd,), *_ = query(warehouse, "select chance_rate_sd from intermediate.int_chance_rate_daily")
+    hour_rows = store_hour_rows(warehouse)
+    calibration = calibration_rows(warehouse)
+    assert set(calibration) == set(hour_rows) and len(calibration) == MallLayout().stores + 1
+    # The chance rate's part of p's sd, (1 - (dB/ds) / R) sd_s, left as it was.
+    chance_part = {
+        scope: (1 - rows[:, 2].sum() / rows[:, 0].sum()) * chance_rate_sd for scope, rows in hour_rows.items()
+    }
+    for scope, rows in hour_rows.items():
+        real, excess, _ = rows.T
+        origin_hours, poisson, jackknife, p_sd, *_ = calibration[scope]
+        assert origin_hours == np.count_nonzero(real) >= 6
+        assert jackknife == pytest.approx(jackknife_sd(real, excess), rel=1e-9)
+        assert jackknife > 2 * poisson, scope  # p swings between about 0.4 and 0.1 from hour to hour
+        assert p_sd == pytest.approx(np.hypot(jackknife, chance_part[scope]), rel=1e-9)
+    *_, p_sd, p_used_sd = calibration["all_stores"]
+    assert p_used_sd == p_sd
+
+    # Too few origin hours for a jackknife: the Poisson value alone, as before.
+    run_dbt(
+        "run",
+        manifest,
+        warehouse,
+        0,
+        HOURS,
+        monkeypatch,
+        select="reidentification_calibration",
+        variables={"p_jackknife_min_hours": 99},
+    )
+    for scope, (_, poisson, jackknife, p_sd, *_) in calibration_rows(warehouse).items():
+        assert jackknife is None
+        assert p_sd == pytest.approx(np.hypot(poisson, chance_part[scope]), rel=1e-9)
 
 
 def test_every_model_and_column_is_documented(mall: tuple[Scenario, Path, Manifest]) -> None:

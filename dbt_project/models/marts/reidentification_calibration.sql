@@ -2,9 +2,10 @@
 -- The re-identification rate p per site-local day: the chance that one person's two sightings land
 -- in the same group. Every real store door-in is followed by exactly one door-out of that store, so
 --   p = s + sum (M - B)[door in -> door out, lag <= visit_max_lag_minutes] / sum R[door in].
--- Its standard error has two parts: the pair counts (B chance pairs, Poisson; (M - B)(1 - p) true pairs,
--- binomial) and the chance rate s, through dp/ds = 1 - (dB/ds) / R, with dB/ds = sum T R1 R2 / (n1 n2)
--- large at busy stores (a 1e-7 error in s moves p by about 0.002 at 20,000 visitors/h).
+-- Its standard error has two parts: the pair counts (the larger of a Poisson value and a jackknife over
+-- origin hours, see pair_sds) and the chance rate s, through dp/ds = 1 - (dB/ds) / R, with
+-- dB/ds = sum T R1 R2 / (n1 n2) large at busy stores (a 1e-7 error in s moves p by about 0.002 at
+-- 20,000 visitors/h).
 -- People coming back to the store within the window add door-in -> door-out pairs that are no visit (first
 -- in, second out): about +0.005 to p at 20,000 visitors/h in the simulator (8 % return). Subtracting the
 -- door-out -> later door-in excess removes that but adds as much noise again (p's sd 0.013 -> 0.018 at
@@ -35,6 +36,7 @@ store_hours as (
     select
         origins.site_day,
         origins.scope_id as store_id,
+        origins.hour_idx,
         origins.origin_real,
         coalesce(pair_counts.same_group_pairs, 0) as same_group_pairs,
         coalesce(chance.chance_expectation, 0) as chance_expectation,
@@ -45,53 +47,112 @@ store_hours as (
     where origins.visit_scope = 'store'
 ),
 
+-- The hour rows of each scope: one store's door pair, or all stores pooled per origin hour (an hour
+-- holds a shopper's door-ins at several stores, hence their correlated chance pairs).
+scope_hours as (
+    select
+        site_day, 'store' as calibration_scope, store_id, hour_idx, origin_real, same_group_pairs,
+        chance_expectation, same_group_pairs - chance_expectation as excess_pairs, chance_rate_sensitivity
+    from store_hours
+    union all
+    select
+        site_day, 'all_stores' as calibration_scope, null as store_id, hour_idx, sum(origin_real),
+        sum(same_group_pairs), sum(chance_expectation), sum(same_group_pairs - chance_expectation),
+        sum(chance_rate_sensitivity)
+    from store_hours
+    group by site_day, hour_idx
+),
+
 by_scope as (
     select
         site_day,
-        'store' as calibration_scope,
+        calibration_scope,
         store_id,
         sum(origin_real) as door_in_real,
         sum(same_group_pairs) as same_group_pairs,
         sum(chance_expectation) as chance_expectation,
-        sum(chance_rate_sensitivity) as chance_rate_sensitivity
-    from store_hours
+        sum(excess_pairs) as excess_pairs,
+        sum(chance_rate_sensitivity) as chance_rate_sensitivity,
+        count(*) filter (where origin_real > 0) as origin_hours
+    from scope_hours
     group by all
-    union all
+),
+
+-- Delete-one-hour jackknife of the ratio sum (M - B) / sum R: the replicate without hour h. The chance
+-- rate s is the same in every replicate, so it drops out of their spread (its error is the separate
+-- chance-rate term below).
+replicates as (
+    select
+        hours.site_day,
+        hours.calibration_scope,
+        hours.store_id,
+        (totals.excess_pairs - hours.excess_pairs) / nullif(totals.door_in_real - hours.origin_real, 0)
+            as excess_rate_without_hour
+    from scope_hours as hours
+    inner join by_scope as totals
+        on hours.site_day = totals.site_day
+        and hours.calibration_scope = totals.calibration_scope
+        and hours.store_id is not distinct from totals.store_id
+),
+
+-- Var = (n - 1) / n * sum (replicate - mean)^2 over the n hours = (n - 1) * var_pop(replicate).
+jackknife as (
     select
         site_day,
-        'all_stores' as calibration_scope,
-        null as store_id,
-        sum(origin_real),
-        sum(same_group_pairs),
-        sum(chance_expectation),
-        sum(chance_rate_sensitivity)
-    from store_hours
+        calibration_scope,
+        store_id,
+        (count(excess_rate_without_hour) - 1) * var_pop(excess_rate_without_hour) as jackknife_variance
+    from replicates
     group by all
 ),
 
 estimates as (
     select
         by_scope.*,
-        by_scope.same_group_pairs - by_scope.chance_expectation as excess_pairs,
         rate.chance_rate,
         rate.chance_rate_sd,
         case
             when by_scope.door_in_real >= {{ var('p_estimate_min_door_ins') }}
-                then rate.chance_rate + (by_scope.same_group_pairs - by_scope.chance_expectation) / by_scope.door_in_real
+                then rate.chance_rate + by_scope.excess_pairs / by_scope.door_in_real
         end as p_estimate
     from by_scope
     inner join {{ ref('int_chance_rate_daily') }} as rate on by_scope.site_day = rate.site_day
+),
+
+-- The pair-count part of p's sd two ways. Poisson: B chance pairs Poisson, (M - B)(1 - p) true pairs
+-- binomial. Blind to pairs that come several at once (two shoppers walking together whose groups coincide
+-- add a pair at every store they share), and to p changing during the day; the jackknife over origin hours
+-- sees both, as hour-to-hour scatter. The larger of the two, because the jackknife alone is noisy: with n
+-- hours its relative error is about 1 / sqrt(2 (n - 1)), 21 % for 12 equal hours and more when hours differ
+-- in size, so it would often dip below a Poisson value that is right. (At busy sites the Poisson value is on
+-- the safe side: the fictitious floor's pairs in B are nearly fixed by the counts, not Poisson; the jackknife
+-- comes out below it on the simulator, 0.004-0.006 against 0.007 at 20,000 visitors/h.) Neither sees an
+-- error common to all hours of the day (s has its own term below). Below p_jackknife_min_hours origin hours
+-- with door-ins (a day's first hours) the jackknife rests on too few replicates: the Poisson value alone.
+pair_sds as (
+    select
+        estimates.*,
+        sqrt(chance_expectation + greatest(excess_pairs, 0) * (1 - least(greatest(p_estimate, 0), 1)))
+            / nullif(door_in_real, 0) as pair_sd_poisson,
+        case
+            when origin_hours >= greatest({{ var('p_jackknife_min_hours') }}, 2)
+                then sqrt(jackknife.jackknife_variance)
+        end as pair_sd_jackknife
+    from estimates
+    inner join jackknife
+        on estimates.site_day = jackknife.site_day
+        and estimates.calibration_scope = jackknife.calibration_scope
+        and estimates.store_id is not distinct from jackknife.store_id
 ),
 
 with_sd as (
     select
         *,
         sqrt(
-            (chance_expectation + greatest(excess_pairs, 0) * (1 - least(greatest(p_estimate, 0), 1)))
-                / power(nullif(door_in_real, 0), 2)
+            power(greatest(pair_sd_poisson, coalesce(pair_sd_jackknife, 0)), 2)
             + power((1 - chance_rate_sensitivity / nullif(door_in_real, 0)) * chance_rate_sd, 2)
         ) as p_sd_raw
-    from estimates
+    from pair_sds
 ),
 
 -- A day without its own estimate yet (its first hours) borrows the previous day's: from this run
@@ -120,6 +181,9 @@ select
     with_sd.excess_pairs,
     with_sd.chance_rate,
     with_sd.p_estimate,
+    cast(with_sd.origin_hours as bigint) as origin_hours,
+    case when with_sd.p_estimate is not null then with_sd.pair_sd_poisson end as pair_sd_poisson,
+    case when with_sd.p_estimate is not null then with_sd.pair_sd_jackknife end as pair_sd_jackknife,
     case when with_sd.p_estimate is not null then with_sd.p_sd_raw end as p_sd,
     with_sd.p_estimate - {{ var('interval_z') }} * with_sd.p_sd_raw as p_ci_low,
     with_sd.p_estimate + {{ var('interval_z') }} * with_sd.p_sd_raw as p_ci_high,
