@@ -11,6 +11,8 @@ the marts with the truth. Definitions (F = true pairs, F^ = estimated_flow; hour
   the most true daily pairs; error = sum |F^ - F| / sum F over those pairs' hours (h) or days (d).
   Beside it, the error the estimator itself expects: sum sqrt(2/pi) flow_se / sum F (the mean absolute
   error of a normal estimate with that standard error), i.e. the statistical floor for that traffic.
+* lag-profile hourly: the same hourly figures from ``flow_matrix_hourly_profiled`` (the hour's share of
+  its day read from the direct pairs), with their coverage.
 * matrix nMAE: sum |F^ - F| / sum F over every ordered camera pair, hourly (h) and daily (d); bias:
   (sum F^ - sum F) / sum F, daily, against every real pass (the estimand) and against the passes the
   sensor emitted (``pairs_observed``: without the pairs lost to missed detections and outages).
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -59,7 +62,10 @@ class Accuracy:
     top10_daily: float
     top10_expected_hourly: float
     top10_expected_daily: float
+    top10_profiled_hourly: float
+    top10_profiled_expected_hourly: float
     matrix_nmae_hourly: float
+    matrix_nmae_profiled_hourly: float
     matrix_nmae_daily: float
     total_bias: float
     total_bias_emitted: float
@@ -71,6 +77,8 @@ class Accuracy:
     coverage_daily: float
     coverage_emitted_hourly: float
     coverage_emitted_daily: float
+    coverage_profiled_hourly: float
+    coverage_profiled_emitted_hourly: float
     p_estimate: float
     p_sd: float
     persons_per_group_camera_hour: float
@@ -110,16 +118,21 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     store = dict(zip(cameras["camera_id"], cameras["store_id"], strict=True))
 
     hourly_truth = pl.read_parquet(truth / "true_flows_hourly.parquet").with_columns(_naive("hour"))
-    hourly_estimate = warehouse_query(
-        data,
-        "select hour_start as hour, origin_camera_id as from_camera, destination_camera_id as to_camera, "
-        "estimated_flow, flow_se, flow_ci_low, flow_ci_high, same_group_pairs from marts.flow_matrix_hourly",
-    ).with_columns(pl.col("hour").dt.cast_time_unit("us"))
-    hourly = (
-        hourly_estimate.join(hourly_truth, on=["hour", "from_camera", "to_camera"], how="full", coalesce=True)
-        .filter(in_hours)
-        .with_columns(pl.col("estimated_flow", "pairs", "pairs_observed").fill_null(0))
-    )
+
+    def hourly_against_truth(mart: str) -> pl.DataFrame:
+        estimate = warehouse_query(
+            data,
+            "select hour_start as hour, origin_camera_id as from_camera, destination_camera_id as to_camera, "
+            f"estimated_flow, flow_se, flow_ci_low, flow_ci_high from marts.{mart}",
+        ).with_columns(pl.col("hour").dt.cast_time_unit("us"))
+        return (
+            estimate.join(hourly_truth, on=["hour", "from_camera", "to_camera"], how="full", coalesce=True)
+            .filter(in_hours)
+            .with_columns(pl.col("estimated_flow", "pairs", "pairs_observed").fill_null(0))
+        )
+
+    hourly = hourly_against_truth("flow_matrix_hourly")
+    profiled = hourly_against_truth("flow_matrix_hourly_profiled")
     daily_truth = pl.read_parquet(truth / "true_flows_daily.parquet")
     daily_estimate = warehouse_query(
         data,
@@ -139,6 +152,7 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     )
     top = store_pairs.sort("pairs", descending=True).head(10).select("from_camera", "to_camera")
     top_hourly = hourly.join(top, on=["from_camera", "to_camera"])
+    top_profiled = profiled.join(top, on=["from_camera", "to_camera"])
     top_daily = daily.join(top, on=["from_camera", "to_camera"])
 
     visits = pl.read_parquet(truth / "true_store_visits.parquet").with_columns(
@@ -198,7 +212,10 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
         "top10_daily": _weighted_error(top_daily),
         "top10_expected_hourly": _expected_error(top_hourly),
         "top10_expected_daily": _expected_error(top_daily),
+        "top10_profiled_hourly": _weighted_error(top_profiled),
+        "top10_profiled_expected_hourly": _expected_error(top_profiled),
         "matrix_nmae_hourly": _weighted_error(hourly),
+        "matrix_nmae_profiled_hourly": _weighted_error(profiled),
         "matrix_nmae_daily": _weighted_error(daily),
         "total_bias": float(daily["estimated_flow"].sum() / daily["pairs"].sum() - 1),
         "total_bias_emitted": float(daily["estimated_flow"].sum() / daily["pairs_observed"].sum() - 1),
@@ -213,6 +230,8 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
         "coverage_hourly": _coverage(hourly, "pairs"),
         "coverage_daily": _coverage(daily, "pairs"),
         "coverage_emitted_hourly": _coverage(hourly, "pairs_observed"),
+        "coverage_profiled_hourly": _coverage(profiled, "pairs"),
+        "coverage_profiled_emitted_hourly": _coverage(profiled, "pairs_observed"),
         "coverage_emitted_daily": _coverage(daily, "pairs_observed"),
         "p_estimate": float(calibration["p_estimate"][0]) if calibration.height else float("nan"),
         "p_sd": float(calibration["p_sd"][0]) if calibration.height else float("nan"),
@@ -229,6 +248,7 @@ def run_folder(work: Path, visitors: int, p: float, min_members: float | None) -
 
 def measure(work: Path, visitors: int, p: float, seed: int, min_members: float | None) -> Accuracy:
     data = run_folder(work, visitors, p, min_members)
+    shutil.rmtree(data, ignore_errors=True)  # a warehouse left by an older run would mix schemas and days
     began = time.perf_counter()
     result = simulate_day(data, visitors, p, seed, min_members=min_members)
     simulated = time.perf_counter() - began
@@ -252,6 +272,11 @@ COLUMNS = [
     ("k", "min_members", "{:g}"),
     ("top-10 store flows h / d", ("top10_hourly", "top10_daily"), "{:.0%} / {:.0%}"),
     ("expected from own SE h / d", ("top10_expected_hourly", "top10_expected_daily"), "{:.0%} / {:.0%}"),
+    (
+        "lag-profile hourly: top-10 / own SE / nMAE",
+        ("top10_profiled_hourly", "top10_profiled_expected_hourly", "matrix_nmae_profiled_hourly"),
+        "{:.0%} / {:.0%} / {:.0%}",
+    ),
     ("matrix nMAE h / d", ("matrix_nmae_hourly", "matrix_nmae_daily"), "{:.0%} / {:.0%}"),
     ("total bias vs all / emitted passes", ("total_bias", "total_bias_emitted"), "{:+.1%} / {:+.1%}"),
     (
@@ -263,6 +288,11 @@ COLUMNS = [
     ("demographic share err (pp)", "demographic_share_error_pp", "{:.2f}"),
     ("95 % coverage h / d", ("coverage_hourly", "coverage_daily"), "{:.0%} / {:.0%}"),
     ("... vs emitted passes h / d", ("coverage_emitted_hourly", "coverage_emitted_daily"), "{:.0%} / {:.0%}"),
+    (
+        "lag-profile hourly coverage vs all / emitted",
+        ("coverage_profiled_hourly", "coverage_profiled_emitted_hourly"),
+        "{:.0%} / {:.0%}",
+    ),
     ("p est (sd)", ("p_estimate", "p_sd"), "{:.3f} ({:.3f})"),
     ("real persons per group-camera-hour", "persons_per_group_camera_hour", "{:.2f}"),
     ("P(same person | same-group pair)", "p_same_person_given_same_group", "{:.1%}"),

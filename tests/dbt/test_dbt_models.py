@@ -128,6 +128,35 @@ def test_flow_estimates_cover_the_truth(mall: tuple[Scenario, Path, Manifest]) -
     assert totals[0] == pytest.approx(totals[1], rel=0.15)
 
 
+def test_lag_profile_hours_add_up_to_the_day_and_cover_the_truth(mall: tuple[Scenario, Path, Manifest]) -> None:
+    scenario, warehouse, _ = mall
+    sums = query(
+        warehouse,
+        """
+        select daily.estimated_flow, sum(hourly.estimated_flow), count(*)
+        from marts.flow_matrix_daily as daily
+        inner join marts.flow_matrix_hourly_profiled as hourly
+            using (site_day, origin_camera_id, destination_camera_id)
+        group by all
+        """,
+    )
+    assert len(sums) == len(scenario.camera_ids) ** 2
+    for daily, hourly_sum, hours in sums:
+        assert hours == 2
+        assert hourly_sum == pytest.approx(daily, rel=1e-9, abs=1e-9)
+    estimators = dict(query(warehouse, "select estimator, count(*) from marts.flow_matrix_hourly_profiled group by 1"))
+    assert estimators.get("lag_profile", 0) > 0, "walks between some cameras are direct: they should use the profile"
+    truth = scenario.true_flows()
+    rows = query(
+        warehouse,
+        "select origin_camera_id, destination_camera_id, epoch(hour_start), flow_ci_low, flow_ci_high"
+        " from marts.flow_matrix_hourly_profiled",
+    )
+    start = int(START.timestamp())
+    covered = [low <= truth.get((a, b, (int(t) - start) // 3600), 0) <= high for a, b, t, low, high in rows]
+    assert 0.85 <= np.mean(covered) <= 1.0
+
+
 def test_daily_flow_and_reidentification_rate(mall: tuple[Scenario, Path, Manifest]) -> None:
     scenario, warehouse, _ = mall
     (p_used, low, high, source), *_ = query(
@@ -235,6 +264,9 @@ def test_flow_with_p_one_and_no_chance_collisions_is_exact(
         assert chance < 0.1
         assert estimate == pytest.approx(truth, abs=0.1)
         assert low <= truth <= high
+    profiled = flows_of(warehouse, "flow_matrix_hourly_profiled")
+    for key in (("entrance-0", "corridor-0", first), ("corridor-0", "store-0-in", second)):
+        assert profiled[key][0] == pytest.approx(10, abs=0.1)  # every walk is direct: the profile's share is 1
     others = [
         values[0]
         for key, values in flows.items()

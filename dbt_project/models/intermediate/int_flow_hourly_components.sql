@@ -10,6 +10,7 @@
 -- counts are floor(lambda) per group plus Poisson (individ.fictitious): there
 --   S = [R (R - 1) s + 2 R f / G + f^2 / G - G F - (f - G F) / G] / (n (n - 1)),  F = floor(lambda),
 -- the fixed floor making same-group fictitious pairs rarer than f^2 / G.
+-- The direct_* columns are the same quantities for the direct lag D (pairs within D <= W).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -27,6 +28,8 @@ chance as (
         pairs.destination_hour_idx,
         pairs.time_pairs,
         pairs.same_group_pairs,
+        pairs.direct_time_pairs,
+        pairs.direct_same_group_pairs,
         origin.events_total as origin_events,
         origin.real_events as origin_real,
         origin.fictitious_emitted as origin_fictitious,
@@ -51,70 +54,80 @@ chance as (
         on pairs.destination_idx = destination.camera_idx and pairs.destination_hour_idx = destination.hour_idx
 ),
 
-chance_by_hour as (
+-- Per slot (origin hour, destination hour): S, the chance that one time pair shares a group; the
+-- part of S owed to the fictitious floor (fixed counts per group: given the counts, only the time
+-- window makes it vary, so its variance is that part times (1 - w), w = T / (n1 n2)); and dS/ds.
+slot_rates as (
     select
-        chance.origin_idx,
-        chance.destination_idx,
-        chance.hour_idx,
-        chance.site_day,
-        any_value(chance.origin_events) as origin_events,
-        any_value(chance.origin_real) as origin_real,
-        sum(case when chance.destination_hour_idx = chance.hour_idx then chance.destination_events else 0 end)
-            as destination_events_same_hour,
-        any_value(chance.n_groups) as n_groups,
-        any_value(chance.max_lag_minutes) as max_lag_minutes,
-        any_value(rate.chance_rate) as chance_rate,
-        any_value(rate.chance_rate_sd) as chance_rate_sd,
-        any_value(rate.group_size_cv2) as group_size_cv2,
-        cast(sum(chance.time_pairs) as bigint) as time_pairs,
-        cast(sum(chance.same_group_pairs) as bigint) as same_group_pairs,
-        sum(
-            case
-                when not chance.same_cell then
-                    chance.time_pairs
-                    * {{ expected_same_group_pairs(
-                        'chance.origin_real', 'chance.origin_fictitious',
-                        'chance.destination_real', 'chance.destination_fictitious',
-                        'rate.chance_rate', 'chance.n_groups') }}
-                    / (cast(chance.origin_events as double) * chance.destination_events)
-                when chance.origin_events > 1 then
-                    chance.time_pairs
-                    * greatest(
-                        chance.origin_real * (chance.origin_real - 1) * rate.chance_rate
-                        + 2 * chance.origin_real * chance.origin_fictitious / chance.n_groups
-                        + chance.origin_fictitious * chance.origin_fictitious / chance.n_groups
-                        - chance.n_groups * chance.fictitious_floor
-                        - (chance.origin_fictitious - chance.n_groups * chance.fictitious_floor) / chance.n_groups,
-                        0
-                    )
-                    / (cast(chance.origin_events as double) * (chance.origin_events - 1))
-                else 0
-            end
-        ) as chance_expectation,
-        -- The part of B owed to the fictitious floor (fixed counts per group): given the counts, only
-        -- the time window makes it vary, so its variance is that part times (1 - w), w = T / (n1 n2).
-        sum(
-            case
-                when not chance.same_cell then
-                    chance.time_pairs * chance.time_pairs
-                    * (
-                        (chance.origin_real * (chance.destination_fictitious - chance.destination_fictitious_random)
-                            + chance.destination_real * (chance.origin_fictitious - chance.origin_fictitious_random))
-                        / chance.n_groups
-                        + (chance.origin_fictitious * chance.destination_fictitious
-                            - chance.origin_fictitious_random * chance.destination_fictitious_random) / chance.n_groups
-                    )
-                    / power(cast(chance.origin_events as double) * chance.destination_events, 2)
-                else 0
-            end
-        ) as chance_floor_variance_reduction,
-        sum(
-            chance.time_pairs * chance.origin_real * chance.destination_real
-            / (cast(chance.origin_events as double) * chance.destination_events)
-        ) as chance_rate_sensitivity
+        chance.*,
+        rate.chance_rate,
+        rate.chance_rate_sd,
+        rate.group_size_cv2,
+        case
+            when not chance.same_cell then
+                {{ expected_same_group_pairs(
+                    'chance.origin_real', 'chance.origin_fictitious',
+                    'chance.destination_real', 'chance.destination_fictitious',
+                    'rate.chance_rate', 'chance.n_groups') }}
+                / (cast(chance.origin_events as double) * chance.destination_events)
+            when chance.origin_events > 1 then
+                greatest(
+                    chance.origin_real * (chance.origin_real - 1) * rate.chance_rate
+                    + 2 * chance.origin_real * chance.origin_fictitious / chance.n_groups
+                    + chance.origin_fictitious * chance.origin_fictitious / chance.n_groups
+                    - chance.n_groups * chance.fictitious_floor
+                    - (chance.origin_fictitious - chance.n_groups * chance.fictitious_floor) / chance.n_groups,
+                    0
+                )
+                / (cast(chance.origin_events as double) * (chance.origin_events - 1))
+            else 0
+        end as chance_per_time_pair,
+        case
+            when not chance.same_cell then
+                (
+                    (chance.origin_real * (chance.destination_fictitious - chance.destination_fictitious_random)
+                        + chance.destination_real * (chance.origin_fictitious - chance.origin_fictitious_random))
+                    / chance.n_groups
+                    + (chance.origin_fictitious * chance.destination_fictitious
+                        - chance.origin_fictitious_random * chance.destination_fictitious_random) / chance.n_groups
+                )
+                / power(cast(chance.origin_events as double) * chance.destination_events, 2)
+            else 0
+        end as floor_variance_per_squared_time_pair,
+        chance.origin_real * chance.destination_real
+            / (cast(chance.origin_events as double) * chance.destination_events) as rate_sensitivity_per_time_pair
     from chance
     inner join {{ ref('int_chance_rate_daily') }} as rate on chance.site_day = rate.site_day
-    group by chance.origin_idx, chance.destination_idx, chance.hour_idx, chance.site_day
+),
+
+chance_by_hour as (
+    select
+        origin_idx,
+        destination_idx,
+        hour_idx,
+        site_day,
+        any_value(origin_events) as origin_events,
+        any_value(origin_real) as origin_real,
+        sum(case when destination_hour_idx = hour_idx then destination_events else 0 end)
+            as destination_events_same_hour,
+        any_value(n_groups) as n_groups,
+        any_value(max_lag_minutes) as max_lag_minutes,
+        any_value(chance_rate) as chance_rate,
+        any_value(chance_rate_sd) as chance_rate_sd,
+        any_value(group_size_cv2) as group_size_cv2,
+        cast(sum(time_pairs) as bigint) as time_pairs,
+        cast(sum(same_group_pairs) as bigint) as same_group_pairs,
+        sum(time_pairs * chance_per_time_pair) as chance_expectation,
+        sum(time_pairs * time_pairs * floor_variance_per_squared_time_pair) as chance_floor_variance_reduction,
+        sum(time_pairs * rate_sensitivity_per_time_pair) as chance_rate_sensitivity,
+        cast(sum(direct_time_pairs) as bigint) as direct_time_pairs,
+        cast(sum(direct_same_group_pairs) as bigint) as direct_same_group_pairs,
+        sum(direct_time_pairs * chance_per_time_pair) as direct_chance_expectation,
+        sum(direct_time_pairs * direct_time_pairs * floor_variance_per_squared_time_pair)
+            as direct_chance_floor_variance_reduction,
+        sum(direct_time_pairs * rate_sensitivity_per_time_pair) as direct_chance_rate_sensitivity
+    from slot_rates
+    group by origin_idx, destination_idx, hour_idx, site_day
 )
 
 select
@@ -129,6 +142,11 @@ select
     chance_by_hour.chance_rate,
     chance_by_hour.chance_rate_sd,
     chance_by_hour.chance_rate_sensitivity,
+    chance_by_hour.direct_same_group_pairs,
+    chance_by_hour.direct_time_pairs,
+    chance_by_hour.direct_chance_expectation,
+    chance_by_hour.direct_chance_floor_variance_reduction,
+    chance_by_hour.direct_chance_rate_sensitivity,
     chance_by_hour.origin_events,
     chance_by_hour.origin_real,
     -- Over-dispersion of M: pairs sharing a pass are correlated when groups differ in size,

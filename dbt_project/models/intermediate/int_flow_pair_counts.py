@@ -3,7 +3,9 @@
 For an ordered camera pair (A, B), an origin hour h of the run window and a destination hour h2:
   M = #(A pass in h, B pass in h2, same group, 0 < t_B - t_A <= W)
   T = #(A pass in h, B pass in h2, any groups, 0 < t_B - t_A <= W)
-with W the site's max_lag_minutes. Both are exact to the second.
+with W the site's max_lag_minutes, and the same two counts for the direct lag D <= W (dbt var
+flow_direct_lag_minutes: the walk straight from A to B), which the lag-profile flow estimate uses.
+All are exact to the second.
 
 Why Python: counting the pairs one by one (a join on group and time bucket) produces about 300
 million rows for a busy mall day. Instead:
@@ -25,7 +27,16 @@ import pyarrow as pa
 
 _TIME_BITS = 40  # seconds within a chunk fit in 40 bits; the group goes above them
 _CHUNK_HOURS = 24
-_COLUMNS = ("origin_idx", "destination_idx", "hour_idx", "destination_hour_idx", "time_pairs", "same_group_pairs")
+_COLUMNS = (
+    "origin_idx",
+    "destination_idx",
+    "hour_idx",
+    "destination_hour_idx",
+    "time_pairs",
+    "same_group_pairs",
+    "direct_time_pairs",
+    "direct_same_group_pairs",
+)
 
 
 def _boundaries(rel: np.ndarray, lag: int, n_slots: int) -> list[np.ndarray]:
@@ -39,60 +50,80 @@ def _boundaries(rel: np.ndarray, lag: int, n_slots: int) -> list[np.ndarray]:
 
 
 def _same_group_pairs(
-    rel: np.ndarray, camera: np.ndarray, group: np.ndarray, hours: int, lag: int, n_cameras: int, n_slots: int
-) -> np.ndarray:
-    """M as [destination camera, slot, origin camera * hours + origin hour]."""
+    rel: np.ndarray,
+    camera: np.ndarray,
+    group: np.ndarray,
+    hours: int,
+    lags: tuple[int, ...],
+    n_cameras: int,
+    n_slots: int,
+) -> list[np.ndarray]:
+    """M per lag, each as [destination camera, slot, origin camera * hours + origin hour]."""
     key = (group << _TIME_BITS) + rel
     order = np.argsort(key, kind="stable")
     key, camera, rel = key[order], camera[order], rel[order]
     origin = np.flatnonzero(rel < hours * 3600)
-    counts = np.zeros((n_cameras, n_slots, n_cameras * hours), dtype=np.int64)
+    counts = [np.zeros((n_cameras, n_slots, n_cameras * hours), dtype=np.int64) for _ in lags]
     if origin.size == 0:
         return counts
     cell = camera[origin] * hours + rel[origin] // 3600
     base = key[origin] - rel[origin]
-    positions = [np.searchsorted(key, base + bound, side="right") for bound in _boundaries(rel[origin], lag, n_slots)]
+    positions = [
+        [np.searchsorted(key, base + bound, side="right") for bound in _boundaries(rel[origin], lag, n_slots)]
+        for lag in lags
+    ]
     running = np.zeros(key.size + 1, dtype=np.int32)
     for destination in range(n_cameras):
         is_destination = camera == destination
         if not is_destination.any():
             continue
         np.cumsum(is_destination, out=running[1:])
-        # Origin passes stay in sorted order, so these lookups walk the running count forwards.
-        ends = [running[p] for p in positions]
-        for slot in range(n_slots):
-            counts[destination, slot] = np.bincount(
-                cell, weights=ends[slot + 1] - ends[slot], minlength=n_cameras * hours
-            ).astype(np.int64)
+        for lag_counts, lag_positions in zip(counts, positions, strict=True):
+            # Origin passes stay in sorted order, so these lookups walk the running count forwards.
+            ends = [running[p] for p in lag_positions]
+            for slot in range(n_slots):
+                lag_counts[destination, slot] = np.bincount(
+                    cell, weights=ends[slot + 1] - ends[slot], minlength=n_cameras * hours
+                ).astype(np.int64)
     return counts
 
 
-def _time_pairs(rel: np.ndarray, camera: np.ndarray, hours: int, lag: int, n_cameras: int, n_slots: int) -> np.ndarray:
-    """T as [destination camera, slot, origin camera * hours + origin hour]."""
+def _time_pairs(
+    rel: np.ndarray, camera: np.ndarray, hours: int, lags: tuple[int, ...], n_cameras: int, n_slots: int
+) -> list[np.ndarray]:
+    """T per lag, each as [destination camera, slot, origin camera * hours + origin hour]."""
     seconds = hours * 3600
-    width = seconds + lag + 1
+    width = seconds + max(lags) + 1
     per_second = np.bincount(camera * width + rel, minlength=n_cameras * width).astype(np.float64)
     per_second = per_second.reshape(n_cameras, width)
     cumulative = np.zeros((n_cameras, per_second.shape[1] + 1))
     np.cumsum(per_second, axis=1, out=cumulative[:, 1:])  # cumulative[:, x] = passes before second x
     origin_seconds = np.arange(seconds)
-    bounds = _boundaries(origin_seconds, lag, n_slots)
     origin = per_second[:, :seconds].reshape(n_cameras, hours, 3600).transpose(1, 0, 2)  # [hour, A, s]
-    counts = np.zeros((n_cameras, n_slots, n_cameras * hours), dtype=np.int64)
-    for slot in range(n_slots):
-        between = cumulative[:, bounds[slot + 1] + 1] - cumulative[:, bounds[slot] + 1]  # [B, s]
-        destination = between.reshape(n_cameras, hours, 3600).transpose(1, 2, 0)  # [hour, s, B]
-        pairs = np.rint(np.matmul(origin, destination)).astype(np.int64)  # [hour, A, B]
-        counts[:, slot, :] = pairs.transpose(2, 1, 0).reshape(n_cameras, n_cameras * hours)
+    counts = [np.zeros((n_cameras, n_slots, n_cameras * hours), dtype=np.int64) for _ in lags]
+    for lag_counts, lag in zip(counts, lags, strict=True):
+        bounds = _boundaries(origin_seconds, lag, n_slots)
+        for slot in range(n_slots):
+            between = cumulative[:, bounds[slot + 1] + 1] - cumulative[:, bounds[slot] + 1]  # [B, s]
+            destination = between.reshape(n_cameras, hours, 3600).transpose(1, 2, 0)  # [hour, s, B]
+            pairs = np.rint(np.matmul(origin, destination)).astype(np.int64)  # [hour, A, B]
+            lag_counts[:, slot, :] = pairs.transpose(2, 1, 0).reshape(n_cameras, n_cameras * hours)
     return counts
 
 
 def _chunk_table(
-    rel: np.ndarray, camera: np.ndarray, group: np.ndarray, first_hour_idx: int, hours: int, lag: int, n_cameras: int
+    rel: np.ndarray,
+    camera: np.ndarray,
+    group: np.ndarray,
+    first_hour_idx: int,
+    hours: int,
+    lags: tuple[int, int],
+    n_cameras: int,
 ) -> pa.Table:
-    n_slots = 1 + -(-lag // 3600)  # the origin hour and as many following hours as the lag reaches
-    same_group = _same_group_pairs(rel, camera, group, hours, lag, n_cameras, n_slots)
-    any_group = _time_pairs(rel, camera, hours, lag, n_cameras, n_slots)
+    """The pair counts of one chunk for the lag W and the direct lag D (lags = (W, D), D <= W)."""
+    n_slots = 1 + -(-lags[0] // 3600)  # the origin hour and as many following hours as the lag reaches
+    same_group, direct_same_group = _same_group_pairs(rel, camera, group, hours, lags, n_cameras, n_slots)
+    any_group, direct_any_group = _time_pairs(rel, camera, hours, lags, n_cameras, n_slots)
     destination, slot, cell = np.nonzero(any_group)
     origin_idx, hour_offset = np.divmod(cell, hours)
     hour_idx = first_hour_idx + hour_offset
@@ -104,6 +135,8 @@ def _chunk_table(
             "destination_hour_idx": pa.array(hour_idx + slot, pa.int32()),
             "time_pairs": pa.array(any_group[destination, slot, cell], pa.int64()),
             "same_group_pairs": pa.array(same_group[destination, slot, cell], pa.int64()),
+            "direct_time_pairs": pa.array(direct_any_group[destination, slot, cell], pa.int64()),
+            "direct_same_group_pairs": pa.array(direct_same_group[destination, slot, cell], pa.int64()),
         }
     )
 
@@ -117,7 +150,7 @@ def model(dbt: Any, session: Any) -> pa.Table:
         return tables[0]
     window_start = int(run["window_start"][0].astype("datetime64[s]").astype(np.int64))
     window_end = int(run["window_end"][0].astype("datetime64[s]").astype(np.int64))
-    lag = int(run["flow_lag_s"][0])
+    lags = (int(run["flow_lag_s"][0]), int(run["flow_direct_lag_s"][0]))
     passes = dbt.ref("int_occurrences_read").fetchnumpy()
     t = np.asarray(passes["t"], dtype=np.int64)
     camera = np.asarray(passes["camera_idx"], dtype=np.int64)
@@ -126,7 +159,7 @@ def model(dbt: Any, session: Any) -> pa.Table:
     tables = []
     for chunk_start in range(window_start, window_end, _CHUNK_HOURS * 3600):
         chunk_end = min(chunk_start + _CHUNK_HOURS * 3600, window_end)
-        rows = (t >= chunk_start) & (t <= chunk_end + lag)
+        rows = (t >= chunk_start) & (t <= chunk_end + lags[0])
         tables.append(
             _chunk_table(
                 t[rows] - chunk_start,
@@ -134,7 +167,7 @@ def model(dbt: Any, session: Any) -> pa.Table:
                 group[rows],
                 chunk_start // 3600,
                 (chunk_end - chunk_start) // 3600,
-                lag,
+                lags,
                 n_cameras,
             )
         )

@@ -70,6 +70,7 @@ select
     -- The chance-rate fit also reads the day before the first day (fallback for a day's first hours).
     cast(timezone(timezone, cast(first_day - 1 as timestamp)) as timestamp) as fit_start,
     cast(max_lag_minutes * 60 as bigint) as flow_lag_s,
+    cast(least({{ var('flow_direct_lag_minutes') }}, max_lag_minutes) * 60 as bigint) as flow_direct_lag_s,
     cast({{ var('visit_max_lag_minutes') }} * 60 as bigint) as visit_lag_s,
     -- Everything any model of this run reads lies in [read_start, read_end).
     cast(timezone(timezone, cast(first_day as timestamp)) as timestamp) as read_start,

@@ -4,6 +4,7 @@
 --   F = (M - B) / (p - s),  Var(F) = [Var(M) + (dB/ds)^2 sd_s^2] / (p - s)^2 + F^2 sd_p^2 / (p - s)^2
 -- with Var(M) = overdispersion * (B - floor part * w) + max(M - B, 0) (1 - p): the fictitious floor's
 -- share of B varies only through the time window (see int_flow_hourly_components).
+-- The direct_* columns are the same counts within the direct lag D (flow_matrix_hourly_profiled).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -34,7 +35,11 @@ estimates as (
         same_group_pairs - chance_expectation as excess_pairs,
         chance_overdispersion * greatest(chance_expectation - chance_floor_variance_reduction, 0)
             + greatest(same_group_pairs - chance_expectation, 0) * (1 - least(p_used, 1)) as pair_count_variance,
-        {{ flow_estimate('same_group_pairs - chance_expectation') }} as estimated_flow
+        {{ flow_estimate('same_group_pairs - chance_expectation') }} as estimated_flow,
+        direct_same_group_pairs - direct_chance_expectation as direct_excess_pairs,
+        chance_overdispersion * greatest(direct_chance_expectation - direct_chance_floor_variance_reduction, 0)
+            + greatest(direct_same_group_pairs - direct_chance_expectation, 0) * (1 - least(p_used, 1))
+            as direct_pair_count_variance
     from components
 ),
 
@@ -69,8 +74,14 @@ select
     with_se.chance_rate_sd,
     with_se.chance_rate_sensitivity,
     with_se.pair_count_variance,
+    with_se.direct_same_group_pairs,
+    with_se.direct_chance_expectation,
+    with_se.direct_excess_pairs,
+    with_se.direct_pair_count_variance,
+    with_se.direct_chance_rate_sensitivity,
     with_se.origin_real as origin_real_passes,
-    run.max_lag_minutes
+    run.max_lag_minutes,
+    cast(run.flow_direct_lag_s / 60 as integer) as direct_lag_minutes
 from with_se
 cross join run
 inner join cameras as origin on with_se.origin_idx = origin.camera_idx
