@@ -58,6 +58,7 @@ class PipelineRun:
     seconds: dict[str, float]  # per step of run_day
     hourly_run_id: str  # the Dagster run of ingestion + dbt (its dbt target folder name carries its first 7 characters)
     hourly_run_seconds: float  # that run's own duration: ingestion and dbt assets, without loading definitions
+    step_seconds: dict[str, float]  # that run's steps (the ingestion asset, the dbt assets) by step key
 
 
 def run_pipeline(data: Path, day: dt.date = BENCHMARK_DAY, log: Path | None = None) -> PipelineRun:
@@ -83,9 +84,14 @@ def run_pipeline(data: Path, day: dt.date = BENCHMARK_DAY, log: Path | None = No
     with output_to(log or data / "pipeline.log"), dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_day(settings, day, instance, reports=False, docs=False, reparse_dbt=False)
         (record,) = instance.get_run_records(dg.RunsFilter(job_name=HOURLY_JOB), limit=1)
-        stats = instance.get_run_stats(record.dagster_run.run_id)
+        run_id = record.dagster_run.run_id
+        stats = instance.get_run_stats(run_id)
+        steps = {
+            step.step_key: (step.end_time or 0.0) - (step.start_time or 0.0)
+            for step in instance.get_run_step_stats(run_id)
+        }
     run_seconds = (stats.end_time or 0.0) - (stats.start_time or 0.0)
-    return PipelineRun(result.seconds, record.dagster_run.run_id, run_seconds)
+    return PipelineRun(result.seconds, run_id, run_seconds, steps)
 
 
 def _parse_dbt_project(warehouse: Path, attempts: int = 5) -> None:

@@ -7,17 +7,24 @@ Per traffic level, each step in its own process (so peak memory is that step's a
 2. the real pipeline: ``dbt parse``, loading the definitions, Dagster's site-metadata job and one
    partition-range run of the hourly job (ingestion assets + ``dbt build`` of every model and test) -
    wall time, the hourly run's own duration (what a running deployment pays per day, the code
-   location being loaded once), peak RSS of the Python process and of its dbt child;
+   location being loaded once) and its two steps (ingestion, dbt), peak RSS of the Python process
+   and of its dbt child;
 3. the same work in ONE DuckDB process, no orchestration: the landing zone's Parquet read into the
    raw tables with DuckDB SQL, then every model and test that the pipeline's dbt run executed, in
    its completion order, from dbt's own compiled SQL (``run_results.json`` of that run).
 The ratio (2) / (3) is the cost of orchestration (Dagster, dbt, Python ingestion).
+
+The machine is shared and has 2 cores: the load average before and after the pipeline step is in the
+table, so a figure taken while something else ran is recognisable. Dagster's storage is SQLite under the
+data folder unless INDIVID_DAGSTER_POSTGRES_URL names a Postgres database (see
+``individ_pipelines/instance.py``; use one that holds nothing else).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -31,8 +38,10 @@ import duckdb
 from harness import run_pipeline, simulate_day
 
 from individ.contract import Stream
+from individ_pipelines.instance import POSTGRES_URL_ENV
 
 DBT_TARGET = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
+INGESTION_STEP, DBT_STEP = "landing_ingestion", "analytics_models"  # the hourly run's steps (op names)
 _EVENT_TABLES = tuple(stream.value for stream in Stream)
 
 
@@ -47,6 +56,7 @@ def step_simulate(data: Path, visitors: int, seed: int) -> dict[str, float]:
 
 
 def step_pipeline(data: Path) -> dict[str, object]:
+    load_before = os.getloadavg()[0]
     began = time.perf_counter()
     run = run_pipeline(data)
     return {
@@ -54,6 +64,8 @@ def step_pipeline(data: Path) -> dict[str, object]:
         "steps": run.seconds,
         "run_id": run.hourly_run_id,
         "run_seconds": run.hourly_run_seconds,
+        "run_steps": run.step_seconds,
+        "load": [load_before, os.getloadavg()[0]],
         "peak_mb_python": _peak_mb(resource.RUSAGE_SELF),
         "peak_mb_children": _peak_mb(resource.RUSAGE_CHILDREN),
     }
@@ -160,10 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("./individ-data/benchmarks/scale"))
     parser.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier run in --work")
     args = parser.parse_args(argv)
+    print(f"Dagster storage: {'postgres' if os.environ.get(POSTGRES_URL_ENV) else 'sqlite'}\n")
     print(
-        "| visitors/h | occurrences | simulate s | pipeline s (dbt build s) | Dagster run s "
-        "| pipeline peak RSS MB python / dbt | direct DuckDB s (ingest + SQL) | direct peak RSS MB "
-        "| pipeline / direct |\n|" + "---|" * 9,
+        "| visitors/h | occurrences | simulate s | pipeline s (dbt build s) | Dagster run s (ingestion + dbt step) "
+        "| load before / after | pipeline peak RSS MB python / dbt | direct DuckDB s (ingest + SQL) "
+        "| direct peak RSS MB | pipeline / direct |\n|" + "---|" * 10,
         flush=True,
     )
     for visitors in (int(v) for v in args.visitors.split(",")):
@@ -175,9 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         _, _, dbt_seconds = _dbt_results(str(piped["run_id"]))
         direct = _in_subprocess("direct", str(data), str(piped["run_id"]))
         ratio = piped["seconds"] / direct["seconds"]
+        run_steps = piped.get("run_steps", {})  # absent from a pipeline step saved by an older version (--reuse)
+        load = piped.get("load", [float("nan")] * 2)
         print(
             f"| {visitors:,} | {simulated['occurrences']:,} | {simulated['seconds']:.1f} "
             f"| {piped['seconds']:.1f} ({dbt_seconds:.1f}) | {piped['run_seconds']:.1f} "
+            f"({run_steps.get(INGESTION_STEP, float('nan')):.1f} + {run_steps.get(DBT_STEP, float('nan')):.1f}) "
+            f"| {load[0]:.1f} / {load[1]:.1f} "
             f"| {piped['peak_mb_python']:.0f} / {piped['peak_mb_children']:.0f} "
             f"| {direct['seconds']:.1f} ({direct['ingest_seconds']:.1f} + {direct['sql_seconds']:.1f}) "
             f"| {direct['peak_mb_python']:.0f} | {ratio:.1f}x |",

@@ -31,10 +31,11 @@ def ui_environment(data: Path, config: str | None) -> dict[str, str]:
     """The environment the UI, the daemon and the code location share."""
     from individ_pipelines.instance import prepare_dagster_home
 
+    home = prepare_dagster_home(data.resolve() / "dagster_home")  # first: it may add Dagster's own variables
     env = dict(os.environ)
     env["INDIVID_DATA"] = str(data.resolve())
     env["INDIVID_SITE_CONFIG"] = str(Path(config or env.get("INDIVID_SITE_CONFIG") or example_site_path()).resolve())
-    env["DAGSTER_HOME"] = str(prepare_dagster_home(data.resolve() / "dagster_home"))
+    env["DAGSTER_HOME"] = str(home)
     return env
 
 
