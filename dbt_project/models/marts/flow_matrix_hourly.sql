@@ -33,12 +33,12 @@ estimates as (
     select
         *,
         same_group_pairs - chance_expectation as excess_pairs,
-        chance_overdispersion * greatest(chance_expectation - chance_floor_variance_reduction, 0)
-            + greatest(same_group_pairs - chance_expectation, 0) * (1 - least(p_used, 1)) as pair_count_variance,
+        {{ pair_count_variance('same_group_pairs', 'chance_expectation', 'chance_floor_variance_reduction') }}
+            as pair_count_variance,
         {{ flow_estimate('same_group_pairs - chance_expectation') }} as estimated_flow,
         direct_same_group_pairs - direct_chance_expectation as direct_excess_pairs,
-        chance_overdispersion * greatest(direct_chance_expectation - direct_chance_floor_variance_reduction, 0)
-            + greatest(direct_same_group_pairs - direct_chance_expectation, 0) * (1 - least(p_used, 1))
+        {{ pair_count_variance(
+            'direct_same_group_pairs', 'direct_chance_expectation', 'direct_chance_floor_variance_reduction') }}
             as direct_pair_count_variance
     from components
 ),

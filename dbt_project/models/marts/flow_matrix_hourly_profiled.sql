@@ -64,8 +64,7 @@ candidates as (
         hourly.*,
         profiles.profile_ratio,
         case
-            when profiles.is_profiled and hourly.p_used > hourly.chance_rate
-                then hourly.direct_excess_pairs * profiles.profile_ratio / (hourly.p_used - hourly.chance_rate)
+            when profiles.is_profiled then {{ flow_estimate('hourly.direct_excess_pairs * profiles.profile_ratio') }}
         end as profiled_flow,
         profiles.profile_ratio_variance
     from hourly
@@ -78,15 +77,11 @@ candidates as (
 candidates_se as (
     select
         *,
-        sqrt(
-            (
-                power(profile_ratio, 2) * (
-                    direct_pair_count_variance + power(direct_chance_rate_sensitivity * chance_rate_sd, 2)
-                )
-                + power(direct_excess_pairs, 2) * profile_ratio_variance
-            ) / power(p_used - chance_rate, 2)
-            + power(profiled_flow * p_sd / (p_used - chance_rate), 2)
-        ) as profiled_flow_se
+        {{ flow_standard_error(
+            pair_count_variance='power(profile_ratio, 2) * direct_pair_count_variance'
+                ~ ' + power(direct_excess_pairs, 2) * profile_ratio_variance',
+            chance_rate_sensitivity='profile_ratio * direct_chance_rate_sensitivity',
+            estimated_flow='profiled_flow') }} as profiled_flow_se
     from candidates
 ),
 
