@@ -68,8 +68,10 @@ def _same_group_pairs(
         return counts
     cell = camera[origin] * hours + rel[origin] // 3600
     base = key[origin] - rel[origin]
-    positions = [
-        [np.searchsorted(key, base + bound, side="right") for bound in _boundaries(rel[origin], lag, n_slots)]
+    # Every lag's first boundary is t_A itself: searched once, its running count read once per camera.
+    start = np.searchsorted(key, key[origin], side="right")
+    later_positions = [
+        [np.searchsorted(key, base + bound, side="right") for bound in _boundaries(rel[origin], lag, n_slots)[1:]]
         for lag in lags
     ]
     running = np.zeros(key.size + 1, dtype=np.int32)
@@ -78,9 +80,10 @@ def _same_group_pairs(
         if not is_destination.any():
             continue
         np.cumsum(is_destination, out=running[1:])
-        for lag_counts, lag_positions in zip(counts, positions, strict=True):
-            # Origin passes stay in sorted order, so these lookups walk the running count forwards.
-            ends = [running[p] for p in lag_positions]
+        # Origin passes stay in sorted order, so these lookups walk the running count forwards.
+        start_count = running[start]
+        for lag_counts, positions in zip(counts, later_positions, strict=True):
+            ends = [start_count, *(running[p] for p in positions)]
             for slot in range(n_slots):
                 lag_counts[destination, slot] = np.bincount(
                     cell, weights=ends[slot + 1] - ends[slot], minlength=n_cameras * hours
