@@ -38,7 +38,7 @@ import duckdb
 from harness import run_pipeline, simulate_day
 
 from individ.contract import Stream
-from individ_pipelines.instance import POSTGRES_URL_ENV
+from individ_pipelines.instance import uses_postgres
 
 DBT_TARGET = Path(__file__).resolve().parents[1] / "dbt_project" / "target"
 INGESTION_STEP, DBT_STEP = "landing_ingestion", "analytics_models"  # the hourly run's steps (op names)
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("./individ-data/benchmarks/scale"))
     parser.add_argument("--reuse", action="store_true", help="keep finished steps of an earlier run in --work")
     args = parser.parse_args(argv)
-    print(f"Dagster storage: {'postgres' if os.environ.get(POSTGRES_URL_ENV) else 'sqlite'}\n")
+    print(f"Dagster storage: {'postgres' if uses_postgres() else 'sqlite'}\n")
     print(
         "| visitors/h | occurrences | simulate s | pipeline s (dbt build s) | Dagster run s (ingestion + dbt step) "
         "| load before / after | pipeline peak RSS MB python / dbt | direct DuckDB s (ingest + SQL) "
