@@ -1,13 +1,19 @@
-{#- The run window comes from the vars window_start / window_end (ISO-8601, UTC, end exclusive).
-    Values are parsed by DuckDB as TIMESTAMPTZ and turned into naive UTC timestamps (the session
-    time zone is UTC, see profiles.yml). -#}
+{#- The run window (ISO-8601, UTC, end exclusive), parsed by DuckDB as TIMESTAMPTZ and turned into naive
+    UTC timestamps (the session time zone is UTC, see profiles.yml).
+
+    It comes from the vars window_start / window_end when given (`dbt build --vars ...` by hand), else from
+    the environment variables INDIVID_WINDOW_START / INDIVID_WINDOW_END, which is how Dagster passes each
+    run's partition window: a --vars value that changes makes dbt re-parse the whole project on every run,
+    while a changed environment variable re-parses only this file. With neither, the window covers all data. -#}
 
 {% macro requested_window_start() -%}
-    cast(cast('{{ var("window_start") }}' as timestamptz) as timestamp)
+    {%- set value = var("window_start", env_var("INDIVID_WINDOW_START", "1970-01-01T00:00:00+00:00")) -%}
+    cast(cast('{{ value }}' as timestamptz) as timestamp)
 {%- endmacro %}
 
 {% macro requested_window_end() -%}
-    cast(cast('{{ var("window_end") }}' as timestamptz) as timestamp)
+    {%- set value = var("window_end", env_var("INDIVID_WINDOW_END", "2100-01-01T00:00:00+00:00")) -%}
+    cast(cast('{{ value }}' as timestamptz) as timestamp)
 {%- endmacro %}
 
 {#- Pre-hook of the hourly marts: remove the requested hours before inserting them again, so a

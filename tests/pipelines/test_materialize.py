@@ -7,10 +7,12 @@ test then re-runs an hour through the sensor's own run request.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
 from individ.contract import Stream
+from individ_pipelines.defs.analytics.assets import WINDOW_END_ENV, WINDOW_START_ENV
 from individ_pipelines.defs.landing import checks
 from individ_pipelines.defs.landing.partitions import HOUR, partition_key
 from individ_pipelines.warehouse import connect, snapshot_path
@@ -116,6 +118,10 @@ def test_late_segment_rematerializes_its_hour(materialized: Materialized) -> Non
     assert run.success
     assert _entrance_footfall(env) == pytest.approx(before + 25)
     assert partition_key(FIRST) in requests[0].run_key
+    # dbt was handed exactly the requested hours (through the environment, restored after the run).
+    window = _query(env, "SELECT requested_start, requested_end FROM intermediate.int_run_window")
+    assert window == [((FIRST - 3 * HOUR).replace(tzinfo=None), (FIRST + HOUR).replace(tzinfo=None))]
+    assert WINDOW_START_ENV not in os.environ and WINDOW_END_ENV not in os.environ
 
 
 def _entrance_footfall(env: PipelineEnv) -> float:

@@ -1,14 +1,18 @@
 """The dbt models as hourly partitioned Dagster assets, fed the partition window as dbt vars.
 
-Every dbt model reads ``var('window_start')``/``var('window_end')`` and rebuilds the hours of that
-window (with the lookback/lookahead margins the flow lag needs, handled inside the models), so an
+Every dbt model reads the window through the vars ``window_start``/``window_end`` and rebuilds the hours of
+that window (with the lookback/lookahead margins the flow lag needs, handled inside the models), so an
 hour's result is the same whether its run covered one hour or a month. A multi-hour backfill is a
 single run and a single ``dbt build`` (BackfillPolicy.single_run). dbt tests become asset checks.
+
+The window reaches dbt as the vars' defaults, from environment variables (``macros/run_window.sql``),
+not as ``--vars``: dbt re-parses the whole project whenever ``--vars`` change, i.e. on every run.
 """
 
 import json
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -32,9 +36,29 @@ class IndividTranslator(DagsterDbtTranslator):
         return GROUP
 
 
-def window_vars(start: Any, end: Any) -> dict[str, str]:
-    """The dbt vars for a partition window, ISO-8601 UTC."""
-    return {"window_start": start.isoformat(), "window_end": end.isoformat()}
+# Read by macros/run_window.sql when the vars window_start / window_end are not given.
+WINDOW_START_ENV = "INDIVID_WINDOW_START"
+WINDOW_END_ENV = "INDIVID_WINDOW_END"
+
+
+def window_environment(start: Any, end: Any) -> dict[str, str]:
+    """The environment variables that hand dbt a partition window, ISO-8601 UTC."""
+    return {WINDOW_START_ENV: start.isoformat(), WINDOW_END_ENV: end.isoformat()}
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a dbt subprocess started inside, then restore them."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_dbt_assets(project: DbtProject, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -57,10 +81,11 @@ def build_dbt_assets(project: DbtProject, partitions_def: dg.PartitionsDefinitio
         context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ) -> Iterator[Any]:
         window = context.partition_time_window
-        dbt_vars = window_vars(window.start, window.end)
-        context.log.info(f"dbt build for window {dbt_vars['window_start']} .. {dbt_vars['window_end']}")
-        os.environ[WAREHOUSE_ENV] = warehouse.path  # the profile's DuckDB path; runs are serialized
-        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+        environment = {WAREHOUSE_ENV: warehouse.path, **window_environment(window.start, window.end)}
+        context.log.info(f"dbt build for window {environment[WINDOW_START_ENV]} .. {environment[WINDOW_END_ENV]}")
+        with _environment(environment):  # read when dbt starts; runs are serialized
+            invocation = dbt.cli(["build"], context=context)
+        yield from invocation.stream()
         warehouse.publish_snapshot()
 
     return analytics_models
