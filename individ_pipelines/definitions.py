@@ -9,10 +9,10 @@ explicitly so tests and ``individ demo`` can point the location at their own fol
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from individ_pipelines.defs.analytics.assets import build_dbt_assets
 from individ_pipelines.defs.analytics.project import dbt_project
+from individ_pipelines.defs.analytics.resources import installed_dbt
 from individ_pipelines.defs.landing.assets import build_ingestion_asset, site_metadata
 from individ_pipelines.defs.landing.partitions import hour_of_key, hourly_partitions
 from individ_pipelines.defs.landing.sensors import build_landing_sensor
@@ -52,7 +52,7 @@ def build_definitions(settings: PipelineSettings, *, reparse_dbt: bool = False) 
             "site": SiteResource(config_path=str(settings.site_config_path)),
             "landing_zone": LandingZoneResource(root=settings.landing_root(config)),
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
-            "dbt": DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir)),
+            "dbt": installed_dbt(project),
         },
         # One process per run: DuckDB's single writer and no subprocess start-up per step.
         executor=dg.in_process_executor,

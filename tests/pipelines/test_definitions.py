@@ -77,3 +77,24 @@ def test_instance_purges_old_sensor_and_schedule_ticks(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_config(str(prepare_dagster_home(tmp_path / "home"))) as instance:
         for instigator in (InstigatorType.SENSOR, InstigatorType.SCHEDULE):
             assert dict(instance.get_tick_retention_settings(instigator)) == expected
+
+
+def test_dbt_resource_runs_this_environments_dbt_without_starting_it_for_its_version(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # dagster-dbt would run `dbt --version` on every run: a second dbt start and a request to pypi.org.
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource
+
+    from individ_pipelines.defs.analytics.project import dbt_project
+    from individ_pipelines.defs.analytics.resources import installed_dbt
+
+    def no_subprocess(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError(f"unexpected subprocess {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_subprocess)
+    resource = installed_dbt(dbt_project(tmp_path / "warehouse.duckdb"))
+    assert Path(resource.dbt_executable) == Path(sys.executable).with_name("dbt")
+    assert Path(resource.dbt_executable).is_file()
+    assert str(resource._cli_version) == version("dbt-core")
