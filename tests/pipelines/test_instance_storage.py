@@ -23,6 +23,11 @@ def test_sqlite_by_default_without_event_batching(tmp_path: Path, monkeypatch: p
     monkeypatch.delenv(instance.EVENT_BATCH_SIZE_ENV, raising=False)
     config = _config(instance.prepare_dagster_home(tmp_path / "home"))
     assert "storage" not in config
+    assert config["event_log_storage"] == {
+        "module": "individ_pipelines.sqlite_event_log",
+        "class": "PooledSqliteEventLogStorage",
+        "config": {"base_dir": str((tmp_path / "home" / "history" / "runs").resolve())},
+    }
     assert instance.EVENT_BATCH_SIZE_ENV not in os.environ
 
 
