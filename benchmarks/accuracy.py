@@ -1,11 +1,16 @@
 """Accuracy of the real pipeline against the simulator's ground truth.
 
     uv run python benchmarks/accuracy.py [--visitors 1000,5000,20000] [--p 0.3,0.5,0.7] [--seed 1] [--work DIR]
-                                         [--min-members K]
+                                         [--min-members K] [--site SITE.yaml] [--simulation SIMULATION.yaml]
 
-For each traffic level and p: simulate one day of the demo mall (realistic imperfections on), run the
-real pipeline on it (Dagster ingestion assets + dbt models, see ``harness.run_pipeline``), and compare
-the marts with the truth. Definitions (F = true pairs, F^ = estimated_flow; hours = opening hours):
+For each traffic level and p: simulate one day of a mall (realistic imperfections on), run the real
+pipeline on it (Dagster ingestion assets + dbt models, see ``harness.run_pipeline``), and compare the
+marts with the truth. The mall is the demo mall with the simulator's default parameters unless
+``--site`` (a site YAML) and ``--simulation`` (a ``simulation:`` YAML, e.g. store positions for routes
+that follow the geography) say otherwise; the command line's traffic levels and p override the file's.
+``benchmarks/sites/study_mall.yaml`` with ``study_mall_simulation.yaml`` is a mall like the one of the
+simulation study behind issue 4's targets (4 entrances, 20 stores, 56 cameras, routes by geography).
+Definitions (F = true pairs, F^ = estimated_flow; hours = opening hours):
 
 * top-10 store flows: the 10 store-to-store camera pairs (X's door-out -> Y's door-in, X != Y) with
   the most true daily pairs; error = sum |F^ - F| / sum F over those pairs' hours (h) or days (d).
@@ -16,6 +21,8 @@ the marts with the truth. Definitions (F = true pairs, F^ = estimated_flow; hour
 * matrix nMAE: sum |F^ - F| / sum F over every ordered camera pair, hourly (h) and daily (d); bias:
   (sum F^ - sum F) / sum F, daily, against every real pass (the estimand) and against the passes the
   sensor emitted (``pairs_observed``: without the pairs lost to missed detections and outages).
+* top-10 pair size and chance / signal: the top-10 pairs' mean true persons per day, and their summed
+  chance expectation B over their summed signal p F (daily): what makes a mall's flows hard to read.
 * dwell: |estimated - true median dwell| in minutes per store-hour with >= 20 true visits (mean), and
   per store-day (mean).
 * footfall: sum |footfall - true real passes| / sum true over camera-hours.
@@ -50,6 +57,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import demo_site, run_pipeline, simulate_day, warehouse_query
 
 from individ.contract import N_GROUPS
+from individ.simulator import SimulationParameters, load_simulation_parameters
+from individ.site_config import load_site_config
 
 
 @dataclass
@@ -62,6 +71,8 @@ class Accuracy:
     top10_daily: float
     top10_expected_hourly: float
     top10_expected_daily: float
+    top10_pair_persons_per_day: float
+    top10_chance_to_signal: float
     top10_profiled_hourly: float
     top10_profiled_expected_hourly: float
     matrix_nmae_hourly: float
@@ -105,6 +116,17 @@ def _coverage(frame: pl.DataFrame, truth: str) -> float:
     return float(frame.filter(pl.col("flow_ci_low").is_not_null()).select(covered.mean()).item())
 
 
+def top10_store_pairs(daily: pl.DataFrame, role: dict[str, str], store: dict[str, str]) -> pl.DataFrame:
+    """The 10 store-to-store pairs (X's door-out -> Y's door-in, X != Y) with the most true daily pairs."""
+    store_pairs = daily.filter(
+        pl.col("from_camera").replace_strict(role, default="") == "store_door_out",
+        pl.col("to_camera").replace_strict(role, default="") == "store_door_in",
+        pl.col("from_camera").replace_strict(store, default="")
+        != pl.col("to_camera").replace_strict(store, default=""),
+    )
+    return store_pairs.sort("pairs", descending=True).head(10)
+
+
 def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     truth = data / "truth"
     meta = json.loads((truth / "meta.json").read_text())
@@ -137,20 +159,15 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     daily_estimate = warehouse_query(
         data,
         "select origin_camera_id as from_camera, destination_camera_id as to_camera, estimated_flow, flow_se, "
-        "flow_ci_low, flow_ci_high, same_group_pairs as pipeline_same_group_pairs from marts.flow_matrix_daily",
+        "flow_ci_low, flow_ci_high, same_group_pairs as pipeline_same_group_pairs, chance_expectation "
+        "from marts.flow_matrix_daily",
     )
     daily = daily_estimate.join(daily_truth, on=["from_camera", "to_camera"], how="full", coalesce=True).with_columns(
         pl.col("estimated_flow", "pairs", "pairs_observed", "same_group_pairs", "pipeline_same_group_pairs").fill_null(
             0
         )
     )
-    store_pairs = daily.filter(
-        pl.col("from_camera").replace_strict(role, default="") == "store_door_out",
-        pl.col("to_camera").replace_strict(role, default="") == "store_door_in",
-        pl.col("from_camera").replace_strict(store, default="")
-        != pl.col("to_camera").replace_strict(store, default=""),
-    )
-    top = store_pairs.sort("pairs", descending=True).head(10).select("from_camera", "to_camera")
+    top = top10_store_pairs(daily, role, store).select("from_camera", "to_camera")
     top_hourly = hourly.join(top, on=["from_camera", "to_camera"])
     top_profiled = profiled.join(top, on=["from_camera", "to_camera"])
     top_daily = daily.join(top, on=["from_camera", "to_camera"])
@@ -212,6 +229,10 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
         "top10_daily": _weighted_error(top_daily),
         "top10_expected_hourly": _expected_error(top_hourly),
         "top10_expected_daily": _expected_error(top_daily),
+        "top10_pair_persons_per_day": float(top_daily.select(pl.col("pairs").mean()).item()),
+        "top10_chance_to_signal": float(
+            top_daily.select(pl.col("chance_expectation").sum() / (p * pl.col("pairs").sum())).item()
+        ),
         "top10_profiled_hourly": _weighted_error(top_profiled),
         "top10_profiled_expected_hourly": _expected_error(top_profiled),
         "matrix_nmae_hourly": _weighted_error(hourly),
@@ -246,11 +267,19 @@ def run_folder(work: Path, visitors: int, p: float, min_members: float | None) -
     return work / (f"v{visitors}-p{p:g}" if min_members is None else f"v{visitors}-p{p:g}-k{min_members:g}")
 
 
-def measure(work: Path, visitors: int, p: float, seed: int, min_members: float | None) -> Accuracy:
+def measure(
+    work: Path,
+    visitors: int,
+    p: float,
+    seed: int,
+    min_members: float | None,
+    site: Path,
+    base: SimulationParameters,
+) -> Accuracy:
     data = run_folder(work, visitors, p, min_members)
     shutil.rmtree(data, ignore_errors=True)  # a warehouse left by an older run would mix schemas and days
     began = time.perf_counter()
-    result = simulate_day(data, visitors, p, seed, min_members=min_members)
+    result = simulate_day(data, visitors, p, seed, min_members=min_members, site_path=site, base=base)
     simulated = time.perf_counter() - began
     began = time.perf_counter()
     run_pipeline(data)
@@ -258,7 +287,7 @@ def measure(work: Path, visitors: int, p: float, seed: int, min_members: float |
     return Accuracy(
         visitors,
         p,
-        min_members if min_members is not None else demo_site()[1].privacy.fictitious.min_members,
+        min_members if min_members is not None else load_site_config(site).privacy.fictitious.min_members,
         result.occurrences,
         **compare(data, visitors, p),
         simulate_seconds=simulated,
@@ -272,6 +301,11 @@ COLUMNS = [
     ("k", "min_members", "{:g}"),
     ("top-10 store flows h / d", ("top10_hourly", "top10_daily"), "{:.0%} / {:.0%}"),
     ("expected from own SE h / d", ("top10_expected_hourly", "top10_expected_daily"), "{:.0%} / {:.0%}"),
+    (
+        "top-10 pair persons/day, chance / signal",
+        ("top10_pair_persons_per_day", "top10_chance_to_signal"),
+        "{:,.0f}, {:.0f}",
+    ),
     (
         "lag-profile hourly: top-10 / own SE / nMAE",
         ("top10_profiled_hourly", "top10_profiled_expected_hourly", "matrix_nmae_profiled_hourly"),
@@ -320,6 +354,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", help="explicit visitors:p list instead of the grid, e.g. 5000:0.5,1000:0.5")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-members", type=float, help="the fictitious plan's privacy floor k (default: the site's)")
+    parser.add_argument("--site", type=Path, default=demo_site()[0], help="site YAML (default: the demo mall)")
+    parser.add_argument(
+        "--simulation", type=Path, help="a 'simulation:' YAML of simulator parameters (default: the defaults)"
+    )
     parser.add_argument("--work", type=Path, default=Path("./individ-data/benchmarks/accuracy"))
     parser.add_argument("--json", type=Path, help="also write the results as JSON lines here")
     parser.add_argument(
@@ -329,18 +367,20 @@ def main(argv: list[str] | None = None) -> int:
     settings = [(int(v), float(p)) for v in args.visitors.split(",") for p in args.p.split(",")]
     if args.settings:
         settings = [(int(v), float(p)) for v, p in (item.split(":") for item in args.settings.split(","))]
+    base = load_simulation_parameters(args.simulation) if args.simulation else SimulationParameters()
+    site_k = load_site_config(args.site).privacy.fictitious.min_members
+    print(f"site {args.site}, simulation {args.simulation or 'defaults'}, seed {args.seed}\n", flush=True)
     print(header(), flush=True)
     if args.recompare:
         for line in args.json.read_text(encoding="utf-8").splitlines():
             old = json.loads(line)
             visitors, p, k = old["visitors_per_hour"], old["p"], old["min_members"]
-            site_k = demo_site()[1].privacy.fictitious.min_members
             metrics = compare(run_folder(args.work, visitors, p, None if k == site_k else k), visitors, p)
             kept = {key: old[key] for key in ("occurrences", "simulate_seconds", "pipeline_seconds")}
             print(row(Accuracy(visitors, p, k, **kept, **metrics)), flush=True)
         return 0
     for visitors, p in settings:
-        result = measure(args.work, visitors, p, args.seed, args.min_members)
+        result = measure(args.work, visitors, p, args.seed, args.min_members, args.site, base)
         print(row(result), flush=True)
         if args.json:
             with args.json.open("a", encoding="utf-8") as sink:

@@ -36,18 +36,24 @@ def simulate_day(
     seed: int,
     day: dt.date = BENCHMARK_DAY,
     min_members: float | None = None,
+    site_path: Path | None = None,
+    base: SimulationParameters | None = None,
 ) -> SimulationResult:
     """One simulated day with the default (realistic, imperfect) sensor model.
 
-    The demo mall's expected traffic is first calibrated to this traffic level (as an operator would
-    set it) and saved as ``<data>/site.yaml``, which the pipeline then reads too. ``min_members``
-    overrides the fictitious plan's privacy floor k (to measure its cost in accuracy).
+    The site (default: the demo mall) has its expected traffic first calibrated to this traffic level
+    (as an operator would set it) and saved as ``<data>/site.yaml``, which the pipeline then reads
+    too. ``min_members`` overrides the fictitious plan's privacy floor k (to measure its cost in
+    accuracy). ``base`` holds the other simulator parameters (default: the simulator's defaults);
+    ``visitors_per_hour`` and ``p`` override it.
     """
-    _, site = demo_site()
+    site = load_site_config(site_path) if site_path is not None else demo_site()[1]
     if min_members is not None:
         fictitious = site.privacy.fictitious.model_copy(update={"min_members": min_members})
         site = site.model_copy(update={"privacy": site.privacy.model_copy(update={"fictitious": fictitious})})
-    params = SimulationParameters(visitors_per_hour=visitors_per_hour, p=p)
+    params = SimulationParameters.model_validate(
+        {**(base or SimulationParameters()).model_dump(), "visitors_per_hour": visitors_per_hour, "p": p}
+    )
     site = calibrated_site(site, params, day, seed)
     write_site_config(site, data / SITE_FILE)
     return simulate(site, params, data, day, days=1, seed=seed, progress=False)

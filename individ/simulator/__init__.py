@@ -5,7 +5,11 @@ The model (``SimulationParameters`` holds every figure): new visitors arrive dur
 ``visitors_per_hour``; each enters by an entrance camera, visits 1 + Poisson(1.7) distinct stores
 (popularity-weighted), passing the corridor camera of the store's zone on the way, the door-in and,
 after a lognormal dwell (median 12 min), the door-out camera; then leaves by an exit (usually in the
-zone it is in). Some come back later the same day. The sensor side (``sensor_view``) applies the
+zone it is in). Some come back later the same day. Opt-in, routes follow the mall's geography: with
+``store_positions`` and ``gate_positions`` (metres along a walkway) each next store is drawn with weight
+popularity x exp(-distance / ``route_distance_scale_m``), the exit likewise by distance, and a walk's
+median grows by distance / ``walking_speed_m_per_s``; without positions the routes are exactly as
+above (same seed, same day). The sensor side (``sensor_view``) applies the
 group linkage with probability p, the fictitious plan, classifier errors, small-cell policy and
 imperfections; ``calibration`` can set the site's expected traffic to the simulated level.
 

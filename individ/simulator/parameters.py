@@ -7,6 +7,7 @@ imperfections), not the installation.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Literal, Self
 
@@ -110,6 +111,18 @@ class SimulationParameters(_Model):
     walk_median_seconds: float = Field(default=60.0, gt=0, description="between a zone's corridor and elsewhere")
     door_walk_median_seconds: float = Field(default=20.0, gt=0, description="corridor camera to store door")
     walk_sigma: float = Field(default=0.4, ge=0, description="lognormal sigma of walking times")
+    # Geography (opt-in): with store positions, the next store and the exit are drawn nearby rather than anywhere,
+    # and walks take longer the farther they go. Empty store_positions: routes ignore where stores are.
+    store_positions: dict[str, float] = Field(default={}, description="metres along the walkway per store id")
+    gate_positions: dict[str, float] = Field(
+        default={}, description="metres along the walkway per entrance and exit camera id (with store_positions)"
+    )
+    route_distance_scale_m: float = Field(
+        default=100.0, gt=0, description="next stop drawn with weight popularity x exp(-distance / scale)"
+    )
+    walking_speed_m_per_s: float = Field(
+        default=1.2, gt=0, description="a walk's median is walk_median_seconds + distance / speed"
+    )
     # Dwell in stores: lognormal, heavy-tailed.
     dwell_median_minutes: float = Field(default=12.0, gt=0)
     dwell_median_minutes_by_store: dict[str, float] = {}
@@ -167,6 +180,23 @@ class SimulationParameters(_Model):
         if any(not 0 < p <= 1 for p in value.values()):
             raise ValueError("every p must be in (0, 1]")
         return value
+
+    @field_validator("store_positions", "gate_positions")
+    @classmethod
+    def _positions(cls, value: dict[str, float]) -> dict[str, float]:
+        if not all(math.isfinite(position) for position in value.values()):
+            raise ValueError("every position must be a finite number of metres")
+        return value
+
+    @model_validator(mode="after")
+    def _geography(self) -> Self:
+        if bool(self.store_positions) != bool(self.gate_positions):
+            raise ValueError("store_positions and gate_positions go together: give both (geography) or neither")
+        return self
+
+    @property
+    def follows_geography(self) -> bool:
+        return bool(self.store_positions)
 
     @model_validator(mode="after")
     def _hours(self) -> Self:

@@ -164,12 +164,94 @@ def arrival_times(rng: np.random.Generator, params: SimulationParameters, clock:
     return np.sort(clock.opening + 60 * chosen + rng.integers(0, 60, size=total))
 
 
+@dataclass(frozen=True)
+class Walkway:
+    """Where stores and gates lie along the mall's walkway (metres), for routes that follow the geography."""
+
+    store_position: np.ndarray  # per store index
+    gate_position: np.ndarray  # per camera index; NaN for cameras that are neither entrance nor exit
+    distance_scale: float  # metres: a stop this much farther is e times less likely
+    walking_speed: float  # metres per second
+
+    @classmethod
+    def of(cls, topology: Topology, params: SimulationParameters) -> Walkway | None:
+        """The walkway of the parameters (None when they give no positions); ConfigError on a mismatch with the site."""
+        if not params.follows_geography:
+            return None
+        stores = set(topology.stores)
+        unknown = sorted(set(params.store_positions) - stores)
+        if unknown:
+            raise ConfigError(f"store_positions names stores the site does not have (or cannot see): {unknown}")
+        missing = sorted(stores - set(params.store_positions))
+        if missing:
+            raise ConfigError(f"store_positions must place every store the site has; missing: {missing}")
+        gates = {topology.camera_ids[i] for i in np.concatenate([topology.entrances, topology.exits])}
+        unknown = sorted(set(params.gate_positions) - gates)
+        if unknown:
+            raise ConfigError(f"gate_positions names cameras that are not the site's entrances or exits: {unknown}")
+        missing = sorted(gates - set(params.gate_positions))
+        if missing:
+            raise ConfigError(f"gate_positions must place every entrance and exit camera; missing: {missing}")
+        return cls(
+            store_position=np.array([params.store_positions[s] for s in topology.stores], dtype=float),
+            gate_position=np.array([params.gate_positions.get(c, np.nan) for c in topology.camera_ids], dtype=float),
+            distance_scale=params.route_distance_scale_m,
+            walking_speed=params.walking_speed_m_per_s,
+        )
+
+    def choose(self, rng: np.random.Generator, log_weight: np.ndarray, distance: np.ndarray) -> np.ndarray:
+        """Per row, a column drawn with probability proportional to exp(log_weight - distance / scale) (Gumbel-max)."""
+        keys = log_weight - distance / self.distance_scale + rng.gumbel(size=distance.shape)
+        return np.argmax(keys, axis=1)
+
+
 def _store_weights(topology: Topology, params: SimulationParameters) -> np.ndarray:
     unknown = sorted(set(params.store_popularity) - set(topology.stores))
     if unknown:
         raise ConfigError(f"store_popularity names stores the site does not have (or cannot see): {unknown}")
     weights = np.array([params.store_popularity.get(s, 1.0) for s in topology.stores], dtype=float)
     return weights / weights.sum()
+
+
+def _stores_anywhere(
+    rng: np.random.Generator, topology: Topology, params: SimulationParameters, k: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct stores in a popularity-weighted random order (Gumbel top-k): trip index and store per visit."""
+    n, n_stores = k.size, len(topology.stores)
+    keys = np.log(_store_weights(topology, params))[None, :] + rng.gumbel(size=(n, n_stores))
+    order = np.argsort(-keys, axis=1)
+    chosen = np.arange(n_stores)[None, :] < k[:, None]
+    return np.nonzero(chosen)[0], order[chosen]
+
+
+def _stores_nearby(
+    rng: np.random.Generator,
+    topology: Topology,
+    params: SimulationParameters,
+    walkway: Walkway,
+    entrance: np.ndarray,
+    k: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct stores, each next one drawn with weight popularity x exp(-distance from here / scale).
+
+    Returns trip index, store and metres walked from the previous stop (the entrance first) per visit.
+    """
+    n, n_stores, steps = k.size, len(topology.stores), int(k.max(initial=0))
+    log_popularity = np.log(_store_weights(topology, params))[None, :]
+    here = walkway.gate_position[entrance]
+    rows = np.arange(n)
+    visited = np.zeros((n, n_stores), dtype=bool)
+    store = np.zeros((n, steps), dtype=np.int64)
+    walked = np.zeros((n, steps))
+    for step in range(steps):
+        distance = np.abs(walkway.store_position[None, :] - here[:, None])
+        next_store = walkway.choose(rng, np.where(visited, -np.inf, log_popularity), distance)
+        store[:, step] = next_store
+        walked[:, step] = distance[rows, next_store]
+        visited[rows, next_store] = True
+        here = walkway.store_position[next_store]
+    chosen = np.arange(steps)[None, :] < k[:, None]
+    return np.nonzero(chosen)[0], store[chosen], walked[chosen]
 
 
 @dataclass(frozen=True)
@@ -179,6 +261,32 @@ class _Trips:
     exit_time: np.ndarray  # per trip
 
 
+def _exit_by_zone(
+    rng: np.random.Generator, topology: Topology, params: SimulationParameters, last_zone: np.ndarray
+) -> np.ndarray:
+    """Exit camera per trip: one in the current zone with some probability, else any."""
+    n = last_zone.size
+    exit_cam = rng.choice(topology.exits, size=n)
+    exit_zone = topology.camera_zone[topology.exits]
+    same_zone_choice = np.full(n, -1, dtype=np.int64)
+    for zone in np.unique(exit_zone):
+        candidates = topology.exits[exit_zone == zone]
+        here = last_zone == zone
+        same_zone_choice[here] = rng.choice(candidates, size=int(here.sum()))
+    prefer = (same_zone_choice >= 0) & (rng.random(n) < params.same_zone_exit_probability)
+    return np.where(prefer, same_zone_choice, exit_cam)
+
+
+def _exit_nearby(
+    rng: np.random.Generator, topology: Topology, walkway: Walkway, entrance: np.ndarray, last_store: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exit camera per trip drawn with weight exp(-distance from the last stop / scale), and the metres to it."""
+    here = np.where(last_store >= 0, walkway.store_position[np.maximum(last_store, 0)], walkway.gate_position[entrance])
+    distance = np.abs(walkway.gate_position[topology.exits][None, :] - here[:, None])
+    chosen = walkway.choose(rng, np.zeros((1, topology.exits.size)), distance)
+    return topology.exits[chosen], distance[np.arange(here.size), chosen]
+
+
 def _trips(
     rng: np.random.Generator,
     topology: Topology,
@@ -186,19 +294,20 @@ def _trips(
     clock: DayClock,
     person: np.ndarray,
     start: np.ndarray,
+    walkway: Walkway | None,
 ) -> _Trips:
     """Routes for a batch of trips: entrance, [corridor, door in, dwell, door out] per store, [corridor], exit."""
     n, n_stores = start.size, len(topology.stores)
     entrance = rng.choice(topology.entrances, size=n)
     k = np.minimum(1 + rng.poisson(params.stores_per_visit_mean - 1, n), min(params.max_stores_per_visit, n_stores))
-    # Distinct stores in a popularity-weighted random order (Gumbel top-k).
-    keys = np.log(_store_weights(topology, params))[None, :] + rng.gumbel(size=(n, n_stores))
-    order = np.argsort(-keys, axis=1)
-    chosen = np.arange(n_stores)[None, :] < k[:, None]
-    visit_trip = np.nonzero(chosen)[0]
-    store = order[chosen]
+    walk_median: float | np.ndarray = params.walk_median_seconds
+    if walkway is None:
+        visit_trip, store = _stores_anywhere(rng, topology, params, k)
+    else:
+        visit_trip, store, walked = _stores_nearby(rng, topology, params, walkway, entrance, k)
+        walk_median = params.walk_median_seconds + walked / walkway.walking_speed
     m = store.size
-    walk = np.maximum(1, np.rint(_lognormal(rng, params.walk_median_seconds, params.walk_sigma, m))).astype(np.int64)
+    walk = np.maximum(1, np.rint(_lognormal(rng, walk_median, params.walk_sigma, m))).astype(np.int64)
     door_walk = np.maximum(1, np.rint(_lognormal(rng, params.door_walk_median_seconds, params.walk_sigma, m))).astype(
         np.int64
     )
@@ -226,23 +335,21 @@ def _trips(
     # Where and when each trip's last store visit ends.
     last_time = start.copy()
     last_zone = topology.camera_zone[entrance]
+    last_store = np.full(n, -1, dtype=np.int64)
     if visit_trip.size:
         is_last = np.r_[visit_trip[1:] != visit_trip[:-1], True]
         last_time[visit_trip[is_last]] = door_out[is_last]
         last_zone[visit_trip[is_last]] = topology.store_zone[store[is_last]]
-    # Exit: one in the current zone with some probability, else any.
-    exit_cam = rng.choice(topology.exits, size=n)
-    exit_zone = topology.camera_zone[topology.exits]
-    same_zone_choice = np.full(n, -1, dtype=np.int64)
-    for zone in np.unique(exit_zone):
-        candidates = topology.exits[exit_zone == zone]
-        here = last_zone == zone
-        same_zone_choice[here] = rng.choice(candidates, size=int(here.sum()))
-    prefer = (same_zone_choice >= 0) & (rng.random(n) < params.same_zone_exit_probability)
-    exit_cam = np.where(prefer, same_zone_choice, exit_cam)
+        last_store[visit_trip[is_last]] = store[is_last]
+    exit_median: float | np.ndarray = params.walk_median_seconds
+    if walkway is None:
+        exit_cam = _exit_by_zone(rng, topology, params, last_zone)
+    else:
+        exit_cam, exit_walked = _exit_nearby(rng, topology, walkway, entrance, last_store)
+        exit_median = np.r_[params.walk_median_seconds + exit_walked / walkway.walking_speed, np.full(n, exit_median)]
     exit_corridor = topology.corridor_of(topology.camera_zone[exit_cam])
     crosses = (topology.camera_zone[exit_cam] != last_zone) & (exit_corridor >= 0)
-    walk_exit = np.maximum(1, np.rint(_lognormal(rng, params.walk_median_seconds, params.walk_sigma, 2 * n)))
+    walk_exit = np.maximum(1, np.rint(_lognormal(rng, exit_median, params.walk_sigma, 2 * n)))
     walk_exit = walk_exit.astype(np.int64).reshape(2, n)
     exit_corridor_at = last_time + walk_exit[0]
     exit_at = exit_corridor_at + np.where(crosses, walk_exit[1], 0)
@@ -272,13 +379,16 @@ def _trips(
 
 def simulate_day(rng: np.random.Generator, topology: Topology, params: SimulationParameters, clock: DayClock) -> Day:
     """One day of shoppers: first visits, then the returns of some of them later the same day."""
+    walkway = Walkway.of(topology, params)
     arrivals = arrival_times(rng, params, clock)
     persons = arrivals.size
-    first = _trips(rng, topology, params, clock, np.arange(persons, dtype=np.int64), arrivals)
+    first = _trips(rng, topology, params, clock, np.arange(persons, dtype=np.int64), arrivals, walkway)
     gap = np.rint(_lognormal(rng, params.return_gap_median_minutes * 60, 0.6, persons)).astype(np.int64)
     comes_back = (rng.random(persons) < params.return_probability) & (first.exit_time + gap < clock.last_entry)
     returners = np.flatnonzero(comes_back)
-    second = _trips(rng, topology, params, clock, returners.astype(np.int64), (first.exit_time + gap)[returners])
+    second = _trips(
+        rng, topology, params, clock, returners.astype(np.int64), (first.exit_time + gap)[returners], walkway
+    )
     person = np.concatenate([first.passes.person, second.passes.person])
     camera = np.concatenate([first.passes.camera, second.passes.camera])
     time = np.concatenate([first.passes.time, second.passes.time])
