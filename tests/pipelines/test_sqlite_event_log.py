@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.events.log import EventLogEntry
 
 from individ_pipelines import instance as individ_instance
 from individ_pipelines.sqlite_event_log import MAX_OPEN_FILES, PooledSqliteEventLogStorage
@@ -82,3 +84,30 @@ def test_open_files_stay_bounded_and_wipe_closes_them(home: Path) -> None:
         assert not any(instance.all_logs(run_id) for run_id in run_ids)
         _materialize(instance, "footfall_hourly", PARTITIONS[:1])  # usable after a wipe
         assert instance.get_materialized_partitions(dg.AssetKey("footfall_hourly")) == set(PARTITIONS[:1])
+
+
+def _log_entry(run_id: str, message: str) -> EventLogEntry:
+    return EventLogEntry(error_info=None, level="INFO", user_message=message, run_id=run_id, timestamp=time.time())
+
+
+def test_a_watched_run_sees_events_another_process_writes(home: Path) -> None:
+    # The UI follows a running run this way; Dagster's file watcher saw nothing once connections stayed open.
+    received: list[str] = []
+    with dg.DagsterInstance.from_config(str(home)) as ui, dg.DagsterInstance.from_config(str(home)) as worker:
+        worker.event_log_storage.store_event(_log_entry("run-1", "first"))
+        ui.event_log_storage.watch("run-1", None, lambda entry, cursor: received.append(entry.user_message))
+        for i in range(5):
+            worker.event_log_storage.store_event(_log_entry("run-1", f"event {i}"))
+        deadline = time.monotonic() + 20
+        while len(received) < 6 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert received == ["first", *(f"event {i}" for i in range(5))]
+
+
+def test_a_run_file_deleted_by_another_process_is_reopened(home: Path) -> None:
+    with dg.DagsterInstance.from_config(str(home)) as worker, dg.DagsterInstance.from_config(str(home)) as admin:
+        worker.event_log_storage.store_event(_log_entry("run-1", "before"))
+        admin.event_log_storage.wipe()  # deletes run-1.db under the worker's open connection
+        worker.event_log_storage.store_event(_log_entry("run-1", "after"))
+    with dg.DagsterInstance.from_config(str(home)) as reader:
+        assert [entry.user_message for entry in reader.all_logs("run-1")] == ["after"]
