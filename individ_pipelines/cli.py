@@ -39,8 +39,19 @@ def ui_environment(data: Path, config: str | None) -> dict[str, str]:
     return env
 
 
+def create_storage(dagster_home: str) -> None:
+    """Create the instance's storage now: ``dagster dev`` starts the webserver and the daemon together, and two
+    processes creating Dagster's SQLite run storage at once in a fresh folder can fail (two alembic heads)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(dagster_home) as instance:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+
+
 def _ui(args: argparse.Namespace) -> int:
     env = ui_environment(Path(args.data), args.config)
+    create_storage(env["DAGSTER_HOME"])
     command = [
         sys.executable, "-m", "dagster", "dev",
         "-w", str(WORKSPACE),

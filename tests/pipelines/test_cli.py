@@ -33,3 +33,12 @@ def test_ui_environment_points_dagster_at_the_data_folder(tmp_path: Path) -> Non
     assert yaml.safe_load((home / "dagster.yaml").read_text())["concurrency"]["runs"]["max_concurrent_runs"] == 1
     assert env["INDIVID_DATA"] == str((tmp_path / "data").resolve())
     assert Path(env["INDIVID_SITE_CONFIG"]).name == "demo_mall.yaml"
+
+
+def test_ui_creates_the_storage_before_dagster_dev_starts_two_processes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("INDIVID_DAGSTER_POSTGRES_URL", raising=False)
+    home = Path(cli.ui_environment(tmp_path / "data", None)["DAGSTER_HOME"])
+    cli.create_storage(str(home))
+    assert (home / "history" / "runs.db").is_file()
+    assert (home / "history" / "runs" / "index.db").is_file()
+    assert (home / "schedules" / "schedules.db").is_file()

@@ -2,7 +2,8 @@
 
 dagster-dbt builds assets from ``target/manifest.json``. A fresh clone has none, so loading the
 code location parses the project when the manifest is missing (``dbt parse``, a few seconds), and
-``dagster dev`` re-parses on every load (DbtProject.prepare_if_dev) to pick up model edits.
+under ``dagster dev`` (``individ ui``) it re-parses on every load, as dagster-dbt's DbtProject.prepare_if_dev
+would, to pick up model edits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from pathlib import Path
 
 import yaml
 from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
+
+from individ_pipelines.defs.analytics.resources import installed_dbt
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 # The dbt profile reads the warehouse path from this variable.
@@ -25,9 +29,9 @@ def dbt_project(warehouse: Path, *, reparse: bool = False) -> DbtProject:
     """
     os.environ[WAREHOUSE_ENV] = str(warehouse)
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    if (reparse or not project.manifest_path.exists()) and project.preparer is not None:
-        project.preparer.prepare(project)
+    # dagster-dbt's own preparer would parse with a plain DbtCliResource: `dbt --version` first, and a dbtf on PATH.
+    if reparse or using_dagster_dev() or not project.manifest_path.exists():
+        installed_dbt(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
