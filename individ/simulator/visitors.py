@@ -164,6 +164,15 @@ def arrival_times(rng: np.random.Generator, params: SimulationParameters, clock:
     return np.sort(clock.opening + 60 * chosen + rng.integers(0, 60, size=total))
 
 
+def _check_placed(field: str, positions: dict[str, float], expected: set[str], what: str) -> None:
+    """ConfigError unless ``positions`` places exactly the ids in ``expected``."""
+    unknown, missing = sorted(set(positions) - expected), sorted(expected - set(positions))
+    if unknown:
+        raise ConfigError(f"{field} names ids that are not {what}: {unknown}")
+    if missing:
+        raise ConfigError(f"{field} must place every one of {what}; missing: {missing}")
+
+
 @dataclass(frozen=True)
 class Walkway:
     """Where stores and gates lie along the mall's walkway (metres), for routes that follow the geography."""
@@ -178,20 +187,9 @@ class Walkway:
         """The walkway of the parameters (None when they give no positions); ConfigError on a mismatch with the site."""
         if not params.follows_geography:
             return None
-        stores = set(topology.stores)
-        unknown = sorted(set(params.store_positions) - stores)
-        if unknown:
-            raise ConfigError(f"store_positions names stores the site does not have (or cannot see): {unknown}")
-        missing = sorted(stores - set(params.store_positions))
-        if missing:
-            raise ConfigError(f"store_positions must place every store the site has; missing: {missing}")
+        _check_placed("store_positions", params.store_positions, set(topology.stores), "stores the site can see")
         gates = {topology.camera_ids[i] for i in np.concatenate([topology.entrances, topology.exits])}
-        unknown = sorted(set(params.gate_positions) - gates)
-        if unknown:
-            raise ConfigError(f"gate_positions names cameras that are not the site's entrances or exits: {unknown}")
-        missing = sorted(gates - set(params.gate_positions))
-        if missing:
-            raise ConfigError(f"gate_positions must place every entrance and exit camera; missing: {missing}")
+        _check_placed("gate_positions", params.gate_positions, gates, "the site's entrance and exit cameras")
         return cls(
             store_position=np.array([params.store_positions[s] for s in topology.stores], dtype=float),
             gate_position=np.array([params.gate_positions.get(c, np.nan) for c in topology.camera_ids], dtype=float),
