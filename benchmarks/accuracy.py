@@ -33,6 +33,12 @@ Definitions (F = true pairs, F^ = estimated_flow; hours = opening hours):
   sensor missed, so the second is the intervals' own calibration).
 * --min-members: the privacy floor k of the fictitious plan (default the demo mall's 3), to measure
   what the floor costs in accuracy.
+* total z: the total's error against the emitted passes in units of its standard error, taken like the
+  zone flows' from the spread of the blocks of groups (int_zone_pair_blocks_hourly summed over all zone
+  pairs) plus s and p: a bias can only be told from noise against this.
+* zone coverage: share of zone pairs of ``flow_matrix_zone_daily`` (sums over many camera pairs) whose
+  95 % interval contains the truth, against all and against the emitted passes, and the sd of the
+  standardised errors (F^ - F emitted) / flow_se over zone pairs (1 when the interval is calibrated).
 * p: the pipeline's daily estimate (all stores) with its sd, against the simulated p.
 * privacy: real persons per group per camera-hour (mean over camera-hours), and the chance that a
   same-group pair at two different cameras (within the lag window) is one person
@@ -80,6 +86,7 @@ class Accuracy:
     matrix_nmae_daily: float
     total_bias: float
     total_bias_emitted: float
+    total_bias_emitted_z: float
     dwell_error_store_hour_min: float
     dwell_error_store_day_min: float
     footfall_error: float
@@ -90,6 +97,9 @@ class Accuracy:
     coverage_emitted_daily: float
     coverage_profiled_hourly: float
     coverage_profiled_emitted_hourly: float
+    zone_coverage_daily: float
+    zone_coverage_emitted_daily: float
+    zone_standardised_error_sd: float
     p_estimate: float
     p_sd: float
     persons_per_group_camera_hour: float
@@ -114,6 +124,50 @@ def _expected_error(frame: pl.DataFrame) -> float:
 def _coverage(frame: pl.DataFrame, truth: str) -> float:
     covered = (pl.col("flow_ci_low") <= pl.col(truth)) & (pl.col(truth) <= pl.col("flow_ci_high"))
     return float(frame.filter(pl.col("flow_ci_low").is_not_null()).select(covered.mean()).item())
+
+
+def zone_flows_against_truth(data: Path, daily_truth: pl.DataFrame) -> pl.DataFrame:
+    """flow_matrix_zone_daily beside the truth summed over the same camera pairs (no zone: '(none)')."""
+    zones = warehouse_query(data, "select camera_id, coalesce(zone, '(none)') as zone from raw.cameras")
+    zone = dict(zip(zones["camera_id"], zones["zone"], strict=True))
+    truth = (
+        daily_truth.with_columns(
+            pl.col("from_camera").replace_strict(zone).alias("origin_zone"),
+            pl.col("to_camera").replace_strict(zone).alias("destination_zone"),
+        )
+        .group_by("origin_zone", "destination_zone")
+        .agg(pl.col("pairs", "pairs_observed").sum())
+    )
+    estimate = warehouse_query(
+        data,
+        "select origin_zone, destination_zone, estimated_flow, flow_se, flow_ci_low, flow_ci_high "
+        "from marts.flow_matrix_zone_daily",
+    )
+    return estimate.join(truth, on=["origin_zone", "destination_zone"], how="left").with_columns(
+        pl.col("pairs", "pairs_observed").fill_null(0)
+    )
+
+
+def total_flow_standard_error(data: Path) -> float:
+    """The standard error of the day's total flow (every camera pair), from the blocks of groups."""
+    excess = warehouse_query(
+        data,
+        "select block, sum(same_group_pairs) - sum(chance_expectation) as excess "
+        "from intermediate.int_zone_pair_blocks_hourly group by block",
+    )["excess"]
+    blocks = excess.len()
+    variance = blocks / (blocks - 1) * float(((excess - excess.mean()) ** 2).sum())
+    day = warehouse_query(
+        data,
+        "select sum(excess_pairs) as excess, sum(chance_rate_sensitivity) as sensitivity, "
+        "any_value(chance_rate_sd) as s_sd, any_value(chance_rate) as s, any_value(p_used) as p, "
+        "any_value(p_sd) as p_sd from marts.flow_matrix_daily",
+    ).row(0, named=True)
+    divisor = day["p"] - day["s"]
+    flow = day["excess"] / divisor
+    return math.sqrt(
+        (variance + (day["sensitivity"] * day["s_sd"]) ** 2) / divisor**2 + (flow * day["p_sd"] / divisor) ** 2
+    )
 
 
 def top10_store_pairs(daily: pl.DataFrame, role: dict[str, str], store: dict[str, str]) -> pl.DataFrame:
@@ -219,6 +273,9 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     demo = true_demo.join(estimated_demo, on=["store_id", "age_band", "gender"], how="full", coalesce=True)
     demo = demo.with_columns(pl.col("estimated_share", "true_share").fill_null(0))
 
+    zone_daily = zone_flows_against_truth(data, daily_truth)
+    zone_z = (zone_daily["estimated_flow"] - zone_daily["pairs_observed"]) / zone_daily["flow_se"]
+
     calibration = warehouse_query(
         data, "select p_estimate, p_sd from marts.reidentification_calibration where calibration_scope = 'all_stores'"
     )
@@ -240,6 +297,9 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
         "matrix_nmae_daily": _weighted_error(daily),
         "total_bias": float(daily["estimated_flow"].sum() / daily["pairs"].sum() - 1),
         "total_bias_emitted": float(daily["estimated_flow"].sum() / daily["pairs_observed"].sum() - 1),
+        "total_bias_emitted_z": float(
+            (daily["estimated_flow"].sum() - daily["pairs_observed"].sum()) / total_flow_standard_error(data)
+        ),
         "dwell_error_store_hour_min": float(
             (dwell_hour["dwell_median_minutes"] - dwell_hour["true_median"]).abs().mean()
         ),
@@ -254,6 +314,9 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
         "coverage_profiled_hourly": _coverage(profiled, "pairs"),
         "coverage_profiled_emitted_hourly": _coverage(profiled, "pairs_observed"),
         "coverage_emitted_daily": _coverage(daily, "pairs_observed"),
+        "zone_coverage_daily": _coverage(zone_daily, "pairs"),
+        "zone_coverage_emitted_daily": _coverage(zone_daily, "pairs_observed"),
+        "zone_standardised_error_sd": float(zone_z.std()),
         "p_estimate": float(calibration["p_estimate"][0]) if calibration.height else float("nan"),
         "p_sd": float(calibration["p_sd"][0]) if calibration.height else float("nan"),
         "persons_per_group_camera_hour": float(real_per_group) / N_GROUPS,
@@ -312,7 +375,11 @@ COLUMNS = [
         "{:.0%} / {:.0%} / {:.0%}",
     ),
     ("matrix nMAE h / d", ("matrix_nmae_hourly", "matrix_nmae_daily"), "{:.0%} / {:.0%}"),
-    ("total bias vs all / emitted passes", ("total_bias", "total_bias_emitted"), "{:+.1%} / {:+.1%}"),
+    (
+        "total bias vs all / emitted passes (z)",
+        ("total_bias", "total_bias_emitted", "total_bias_emitted_z"),
+        "{:+.1%} / {:+.1%} ({:+.1f})",
+    ),
     (
         "median dwell err store-h / store-d (min)",
         ("dwell_error_store_hour_min", "dwell_error_store_day_min"),
@@ -326,6 +393,11 @@ COLUMNS = [
         "lag-profile hourly coverage vs all / emitted",
         ("coverage_profiled_hourly", "coverage_profiled_emitted_hourly"),
         "{:.0%} / {:.0%}",
+    ),
+    (
+        "zone flows d: coverage vs all / emitted, z sd",
+        ("zone_coverage_daily", "zone_coverage_emitted_daily", "zone_standardised_error_sd"),
+        "{:.0%} / {:.0%}, {:.2f}",
     ),
     ("p est (sd)", ("p_estimate", "p_sd"), "{:.3f} ({:.3f})"),
     ("real persons per group-camera-hour", "persons_per_group_camera_hour", "{:.2f}"),

@@ -27,8 +27,9 @@
         + greatest({{ same_group_pairs }} - {{ chance_expectation }}, 0) * (1 - least(p_used, 1))
 {%- endmacro %}
 
-{#- The 95 % interval columns of a flow mart (never below zero persons). -#}
-{% macro flow_interval_columns() -%}
-    greatest(estimated_flow - {{ var('interval_z') }} * flow_se, 0) as flow_ci_low,
-    estimated_flow + {{ var('interval_z') }} * flow_se as flow_ci_high
+{#- The 95 % interval columns of a flow mart (never below zero persons); quantile: the normal one, or
+    Student's t where the standard error comes from few replicates. -#}
+{% macro flow_interval_columns(quantile=var('interval_z')) -%}
+    greatest(estimated_flow - {{ quantile }} * flow_se, 0) as flow_ci_low,
+    estimated_flow + {{ quantile }} * flow_se as flow_ci_high
 {%- endmacro %}

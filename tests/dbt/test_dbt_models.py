@@ -169,6 +169,47 @@ def test_daily_flow_and_reidentification_rate(mall: tuple[Scenario, Path, Manife
     assert daily == [(2 * len(scenario.camera_ids) ** 2, len(scenario.camera_ids) ** 2)]
 
 
+def test_zone_flow_intervals_come_from_the_spread_of_blocks_of_groups(mall: tuple[Scenario, Path, Manifest]) -> None:
+    """The zone mart's standard error, recomputed here from its K blocks of groups: the spread of the blocks'
+    M_b - B_b, plus the uncertainty of s and p as in the camera matrix; blocks add up to the zone's counts."""
+    _, warehouse, _ = mall
+    ((blocks,),) = query(warehouse, "select interval_blocks from intermediate.int_run_window")
+    by_block: dict[tuple[str, str], np.ndarray] = {}
+    for origin, destination, block, pairs, chance in query(
+        warehouse,
+        "select origin_zone, destination_zone, block, sum(same_group_pairs), sum(chance_expectation)"
+        " from intermediate.int_zone_pair_blocks_hourly group by all",
+    ):
+        by_block.setdefault((origin, destination), np.zeros((2, blocks)))[:, block] = (pairs, chance)
+    camera_sums = {
+        (r[0], r[1]): r[2:]
+        for r in query(
+            warehouse,
+            "select origin_zone, destination_zone, sum(chance_rate_sensitivity), any_value(chance_rate_sd),"
+            " any_value(p_sd) from marts.flow_matrix_daily group by all",
+        )
+    }
+    zones = query(
+        warehouse,
+        "select origin_zone, destination_zone, same_group_pairs, chance_expectation, estimated_flow, flow_se,"
+        " flow_ci_low, flow_ci_high, p_used, chance_rate from marts.flow_matrix_zone_daily",
+    )
+    assert len(zones) == 4 == len(by_block)  # two zones
+    for origin, destination, pairs, chance, flow, se, low, high, p, s in zones:
+        (m_by_block, b_by_block) = by_block[(origin, destination)]
+        sensitivity, s_sd, p_sd = camera_sums[(origin, destination)]
+        assert m_by_block.sum() == pairs
+        # B_b follows each block's share of the passes; over the blocks they add up to about B.
+        assert b_by_block.sum() == pytest.approx(chance, rel=0.02)
+        assert b_by_block.std() > 0
+        e = m_by_block - b_by_block
+        variance = blocks / (blocks - 1) * np.sum((e - e.mean()) ** 2) + (sensitivity * s_sd) ** 2
+        expected_se = np.sqrt(variance / (p - s) ** 2 + (flow * p_sd / (p - s)) ** 2)
+        assert se == pytest.approx(expected_se, rel=1e-6)
+        assert high == pytest.approx(flow + 2.093024 * se, rel=1e-9)
+        assert low == pytest.approx(max(flow - 2.093024 * se, 0), rel=1e-9, abs=1e-9)
+
+
 def test_dwell_medians_match_the_generated_visits(mall: tuple[Scenario, Path, Manifest]) -> None:
     _, warehouse, _ = mall
     rows = query(

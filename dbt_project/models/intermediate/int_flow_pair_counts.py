@@ -5,7 +5,9 @@ For an ordered camera pair (A, B), an origin hour h of the run window and a dest
   T = #(A pass in h, B pass in h2, any groups, 0 < t_B - t_A <= W)
 with W the site's max_lag_minutes, and the same two counts for the direct lag D <= W (dbt var
 flow_direct_lag_minutes: the walk straight from A to B), which the lag-profile flow estimate uses.
-All are exact to the second.
+M for W is also split by block of groups (group mod K, dbt var interval_blocks): the blocks are
+independent replicates of the chance process, whose spread gives the variance of flows summed over
+many camera pairs (flow_matrix_zone_daily). All counts are exact to the second.
 
 Why Python: counting the pairs one by one (a join on group and time bucket) produces about 300
 million rows for a busy mall day. Instead:
@@ -36,6 +38,7 @@ _COLUMNS = (
     "same_group_pairs",
     "direct_time_pairs",
     "direct_same_group_pairs",
+    "same_group_pairs_by_block",
 )
 
 
@@ -57,16 +60,19 @@ def _same_group_pairs(
     lags: tuple[int, ...],
     n_cameras: int,
     n_slots: int,
+    blocks: int,
 ) -> list[np.ndarray]:
-    """M per lag, each as [destination camera, slot, origin camera * hours + origin hour]."""
+    """M per lag, each as [destination camera, slot, (origin camera * hours + origin hour) * blocks + block],
+    the block being the origin pass's group mod ``blocks`` (the destination's is the same)."""
     key = (group << _TIME_BITS) + rel
     order = np.argsort(key, kind="stable")
-    key, camera, rel = key[order], camera[order], rel[order]
+    key, camera, rel, group = key[order], camera[order], rel[order], group[order]
     origin = np.flatnonzero(rel < hours * 3600)
-    counts = [np.zeros((n_cameras, n_slots, n_cameras * hours), dtype=np.int64) for _ in lags]
+    n_cells = n_cameras * hours * blocks
+    counts = [np.zeros((n_cameras, n_slots, n_cells), dtype=np.int64) for _ in lags]
     if origin.size == 0:
         return counts
-    cell = camera[origin] * hours + rel[origin] // 3600
+    cell = (camera[origin] * hours + rel[origin] // 3600) * blocks + group[origin] % blocks
     base = key[origin] - rel[origin]
     # Every lag's first boundary is t_A itself: searched once, its running count read once per camera.
     start = np.searchsorted(key, key[origin], side="right")
@@ -86,7 +92,7 @@ def _same_group_pairs(
             ends = [start_count, *(running[p] for p in positions)]
             for slot in range(n_slots):
                 lag_counts[destination, slot] = np.bincount(
-                    cell, weights=ends[slot + 1] - ends[slot], minlength=n_cameras * hours
+                    cell, weights=ends[slot + 1] - ends[slot], minlength=n_cells
                 ).astype(np.int64)
     return counts
 
@@ -122,13 +128,20 @@ def _chunk_table(
     hours: int,
     lags: tuple[int, int],
     n_cameras: int,
+    blocks: int,
 ) -> pa.Table:
-    """The pair counts of one chunk for the lag W and the direct lag D (lags = (W, D), D <= W)."""
+    """The pair counts of one chunk for the lag W and the direct lag D (lags = (W, D), D <= W), M for W
+    also per block of groups."""
     n_slots = 1 + -(-lags[0] // 3600)  # the origin hour and as many following hours as the lag reaches
-    same_group, direct_same_group = _same_group_pairs(rel, camera, group, hours, lags, n_cameras, n_slots)
+    by_block, direct_by_block = _same_group_pairs(rel, camera, group, hours, lags, n_cameras, n_slots, blocks)
+    by_block = by_block.reshape(n_cameras, n_slots, n_cameras * hours, blocks)
+    same_group = by_block.sum(axis=3)
+    direct_same_group = direct_by_block.reshape(by_block.shape).sum(axis=3)
     any_group, direct_any_group = _time_pairs(rel, camera, hours, lags, n_cameras, n_slots)
     destination, slot, cell = np.nonzero(any_group)
     origin_idx, hour_offset = np.divmod(cell, hours)
+    block_values = pa.array(by_block[destination, slot, cell].ravel(), pa.int32())
+    block_offsets = pa.array(np.arange(0, len(block_values) + 1, blocks, dtype=np.int32))
     hour_idx = first_hour_idx + hour_offset
     return pa.table(
         {
@@ -140,6 +153,7 @@ def _chunk_table(
             "same_group_pairs": pa.array(same_group[destination, slot, cell], pa.int64()),
             "direct_time_pairs": pa.array(direct_any_group[destination, slot, cell], pa.int64()),
             "direct_same_group_pairs": pa.array(direct_same_group[destination, slot, cell], pa.int64()),
+            "same_group_pairs_by_block": pa.ListArray.from_arrays(block_offsets, block_values),
         }
     )
 
@@ -148,12 +162,13 @@ def model(dbt: Any, session: Any) -> pa.Table:
     """dbt's entry point: the run window and the read frame's passes in, the pair counts out."""
     dbt.config(materialized="table")
     run = dbt.ref("int_run_window").fetchnumpy()
-    tables = [pa.table({name: pa.array([], pa.int64()) for name in _COLUMNS})]
     if len(run["window_start"]) == 0:
-        return tables[0]
+        empty = {name: pa.array([], pa.int64()) for name in _COLUMNS[:-1]}
+        return pa.table({**empty, _COLUMNS[-1]: pa.array([], pa.list_(pa.int32()))})
     window_start = int(run["window_start"][0].astype("datetime64[s]").astype(np.int64))
     window_end = int(run["window_end"][0].astype("datetime64[s]").astype(np.int64))
     lags = (int(run["flow_lag_s"][0]), int(run["flow_direct_lag_s"][0]))
+    blocks = int(run["interval_blocks"][0])
     passes = dbt.ref("int_occurrences_read").fetchnumpy()
     t = np.asarray(passes["t"], dtype=np.int64)
     camera = np.asarray(passes["camera_idx"], dtype=np.int64)
@@ -172,6 +187,7 @@ def model(dbt: Any, session: Any) -> pa.Table:
                 (chunk_end - chunk_start) // 3600,
                 lags,
                 n_cameras,
+                blocks,
             )
         )
     return pa.concat_tables(tables)

@@ -72,6 +72,7 @@ select
     cast(max_lag_minutes * 60 as bigint) as flow_lag_s,
     cast(least({{ var('flow_direct_lag_minutes') }}, max_lag_minutes) * 60 as bigint) as flow_direct_lag_s,
     cast({{ var('visit_max_lag_minutes') }} * 60 as bigint) as visit_lag_s,
+    cast({{ var('interval_blocks') }} as integer) as interval_blocks,
     -- Everything any model of this run reads lies in [read_start, read_end).
     cast(timezone(timezone, cast(first_day as timestamp)) as timestamp) as read_start,
     cast(timezone(timezone, cast(last_day + 1 as timestamp)) as timestamp)

@@ -1,8 +1,20 @@
 {{ config(pre_hook="{{ delete_requested_days('site_day') }}") }}
 -- Estimated flow between zones per site-local day: the camera-pair figures of flow_matrix_daily
--- summed over the cameras of each zone (M, B and their variances add up; s and p are common).
+-- summed over the cameras of each zone (M and B add up; s and p are common).
 -- Counts pass pairs like the camera matrix: a person passing two cameras of a zone counts twice.
-with daily as (
+-- The interval does not add the camera pairs' variances: one person's group moves the chance counts
+-- of every camera pair at once, so a sum over many pairs varies more than that. Instead the groups
+-- are split into K blocks (group mod K), independent replicates of the chance process
+-- (int_zone_pair_blocks_hourly: per block the same-group pairs M_b and their chance expectation B_b
+-- given the block's passes), and
+--   Var(M - B) = K / (K - 1) * sum_b (e_b - E / K)^2,  e_b = M_b - B_b,  E = sum_b e_b,
+-- to which the uncertainty of s and p is added as in the camera matrix. With K - 1 degrees of freedom
+-- the interval takes Student's t quantile (dbt var interval_blocks_t).
+with run as (
+    select * from {{ ref('int_run_window') }}
+),
+
+daily as (
     select
         site_day,
         coalesce(origin_zone, '(none)') as origin_zone,
@@ -11,29 +23,55 @@ with daily as (
         sum(same_group_pairs) as same_group_pairs,
         sum(chance_expectation) as chance_expectation,
         sum(excess_pairs) as excess_pairs,
-        sum(pair_count_variance) as pair_count_variance,
         sum(chance_rate_sensitivity) as chance_rate_sensitivity,
         any_value(p_used) as p_used,
         any_value(p_sd) as p_sd,
         any_value(chance_rate) as chance_rate,
         any_value(chance_rate_sd) as chance_rate_sd
     from {{ ref('flow_matrix_daily') }}
-    where site_day between (select first_day from {{ ref('int_run_window') }})
-        and (select last_day from {{ ref('int_run_window') }})
+    where site_day between (select first_day from run) and (select last_day from run)
+    group by all
+),
+
+block_excess as (
+    select
+        site_day,
+        origin_zone,
+        destination_zone,
+        block,
+        sum(same_group_pairs) - sum(chance_expectation) as excess_pairs
+    from {{ ref('int_zone_pair_blocks_hourly') }}
+    where site_day between (select first_day from run) and (select last_day from run)
+    group by all
+),
+
+replicate_variance as (
+    select
+        site_day,
+        origin_zone,
+        destination_zone,
+        count(*) / (count(*) - 1.0) * (sum(power(excess_pairs, 2)) - power(sum(excess_pairs), 2) / count(*))
+            as excess_pairs_variance
+    from block_excess
     group by all
 ),
 
 estimates as (
     select
-        *,
-        {{ flow_estimate('excess_pairs') }} as estimated_flow
+        daily.*,
+        replicate_variance.excess_pairs_variance,
+        {{ flow_estimate('daily.excess_pairs') }} as estimated_flow
     from daily
+    left join replicate_variance
+        on daily.site_day = replicate_variance.site_day
+        and daily.origin_zone = replicate_variance.origin_zone
+        and daily.destination_zone = replicate_variance.destination_zone
 ),
 
 with_se as (
     select
         *,
-        {{ flow_standard_error() }} as flow_se
+        {{ flow_standard_error(pair_count_variance='excess_pairs_variance') }} as flow_se
     from estimates
 )
 
@@ -43,7 +81,7 @@ select
     destination_zone,
     cast(camera_pairs as integer) as camera_pairs,
     estimated_flow,
-    {{ flow_interval_columns() }},
+    {{ flow_interval_columns(quantile=var('interval_blocks_t')) }},
     flow_se,
     cast(same_group_pairs as bigint) as same_group_pairs,
     chance_expectation,
