@@ -60,19 +60,19 @@ def _same_group_pairs(
     lags: tuple[int, ...],
     n_cameras: int,
     n_slots: int,
-    blocks: int,
+    blocks: tuple[int, ...],
 ) -> list[np.ndarray]:
-    """M per lag, each as [destination camera, slot, (origin camera * hours + origin hour) * blocks + block],
-    the block being the origin pass's group mod ``blocks`` (the destination's is the same)."""
+    """M per lag, split into that lag's number of blocks of groups (group mod blocks), each as
+    [destination camera, slot, (origin camera * hours + origin hour) * blocks + block]."""
     key = (group << _TIME_BITS) + rel
     order = np.argsort(key, kind="stable")
     key, camera, rel, group = key[order], camera[order], rel[order], group[order]
     origin = np.flatnonzero(rel < hours * 3600)
-    n_cells = n_cameras * hours * blocks
-    counts = [np.zeros((n_cameras, n_slots, n_cells), dtype=np.int64) for _ in lags]
+    counts = [np.zeros((n_cameras, n_slots, n_cameras * hours * k), dtype=np.int64) for k in blocks]
     if origin.size == 0:
         return counts
-    cell = (camera[origin] * hours + rel[origin] // 3600) * blocks + group[origin] % blocks
+    origin_cell = camera[origin] * hours + rel[origin] // 3600
+    cells = [origin_cell * k + group[origin] % k for k in blocks]
     base = key[origin] - rel[origin]
     # Every lag's first boundary is t_A itself: searched once, its running count read once per camera.
     start = np.searchsorted(key, key[origin], side="right")
@@ -88,11 +88,11 @@ def _same_group_pairs(
         np.cumsum(is_destination, out=running[1:])
         # Origin passes stay in sorted order, so these lookups walk the running count forwards.
         start_count = running[start]
-        for lag_counts, positions in zip(counts, later_positions, strict=True):
+        for lag_counts, cell, positions in zip(counts, cells, later_positions, strict=True):
             ends = [start_count, *(running[p] for p in positions)]
             for slot in range(n_slots):
                 lag_counts[destination, slot] = np.bincount(
-                    cell, weights=ends[slot + 1] - ends[slot], minlength=n_cells
+                    cell, weights=ends[slot + 1] - ends[slot], minlength=lag_counts.shape[2]
                 ).astype(np.int64)
     return counts
 
@@ -133,10 +133,11 @@ def _chunk_table(
     """The pair counts of one chunk for the lag W and the direct lag D (lags = (W, D), D <= W), M for W
     also per block of groups."""
     n_slots = 1 + -(-lags[0] // 3600)  # the origin hour and as many following hours as the lag reaches
-    by_block, direct_by_block = _same_group_pairs(rel, camera, group, hours, lags, n_cameras, n_slots, blocks)
+    by_block, direct_same_group = _same_group_pairs(
+        rel, camera, group, hours, lags, n_cameras, n_slots, blocks=(blocks, 1)
+    )
     by_block = by_block.reshape(n_cameras, n_slots, n_cameras * hours, blocks)
     same_group = by_block.sum(axis=3)
-    direct_same_group = direct_by_block.reshape(by_block.shape).sum(axis=3)
     any_group, direct_any_group = _time_pairs(rel, camera, hours, lags, n_cameras, n_slots)
     destination, slot, cell = np.nonzero(any_group)
     origin_idx, hour_offset = np.divmod(cell, hours)
