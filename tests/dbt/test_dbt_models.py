@@ -234,15 +234,34 @@ def test_small_demographic_cells_are_suppressed(mall: tuple[Scenario, Path, Mani
         assert suppressed or visitors >= minimum
 
 
+def zone_blocks_of(warehouse: Path, hour: int) -> dict[tuple[str, str, int], tuple[int, float]]:
+    """(origin zone, destination zone, block) -> (M_b, B_b) of one origin hour."""
+    rows = query(
+        warehouse,
+        "select origin_zone, destination_zone, block, same_group_pairs, chance_expectation"
+        f" from intermediate.int_zone_pair_blocks_hourly where hour_start = '{hour_iso(hour)}'::timestamptz",
+    )
+    return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
+
+
 def test_an_hour_does_not_depend_on_how_many_hours_a_run_covers(
     mall: tuple[Scenario, Path, Manifest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, warehouse, manifest = mall
     after_two_hours, day_after_two_hours = flows_of(warehouse), calibration_rows(warehouse)
+    blocks_after_two_hours = zone_blocks_of(warehouse, SECOND)
     run_dbt("run", manifest, warehouse, FIRST - 1, 3, monkeypatch)
     after_three_hours, day_after_three_hours = flows_of(warehouse), calibration_rows(warehouse)
+    blocks_after_three_hours = zone_blocks_of(warehouse, SECOND)
     run_dbt("run", manifest, warehouse, SECOND, 1, monkeypatch)
     after_one_hour, day_after_one_hour = flows_of(warehouse), calibration_rows(warehouse)
+    # The zone intervals' blocks of groups too (their chance part reads the camera-hours around the hour).
+    blocks_after_one_hour = zone_blocks_of(warehouse, SECOND)
+    assert blocks_after_two_hours
+    assert blocks_after_one_hour.keys() == blocks_after_three_hours.keys() == blocks_after_two_hours.keys()
+    for key, block in blocks_after_two_hours.items():
+        assert blocks_after_three_hours[key] == pytest.approx(block, rel=1e-9)
+        assert blocks_after_one_hour[key] == pytest.approx(block, rel=1e-9)
     # p and its sd (the jackknife over the day's hours included) come from the whole day whatever the run covers.
     assert day_after_two_hours["all_stores"][2] is not None
     assert day_after_three_hours.keys() == day_after_one_hour.keys() == day_after_two_hours.keys()
