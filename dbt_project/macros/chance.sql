@@ -12,3 +12,20 @@
         + {{ fictitious_1 }} * {{ fictitious_2 }} / {{ n_groups }}
     )
 {%- endmacro %}
+
+{#- Same-group pairs expected by chance among the passes of ONE camera-hour (both passes from the same cell):
+    R (R - 1) s + 2 R f / G + f^2 / G - G F - (f - G F) / G, F = floor(lambda) the plan's fixed fictitious
+    persons per group (individ.fictitious: floor(lambda) per group plus Poisson), which makes same-group
+    fictitious pairs rarer than f^2 / G. Counted over ordered pairs of distinct passes: divided by n (n - 1)
+    it is the chance that one time pair of the cell shares a group. Used by the flows' A -> A same-hour slot
+    (int_flow_hourly_components) and the double counts (int_double_count_pairs). -#}
+{% macro expected_same_group_pairs_within_cell(real, fictitious, fictitious_floor, chance_rate, n_groups) -%}
+    greatest(
+        {{ real }} * ({{ real }} - 1) * {{ chance_rate }}
+        + 2 * {{ real }} * {{ fictitious }} / {{ n_groups }}
+        + {{ fictitious }} * {{ fictitious }} / {{ n_groups }}
+        - {{ n_groups }} * {{ fictitious_floor }}
+        - ({{ fictitious }} - {{ n_groups }} * {{ fictitious_floor }}) / {{ n_groups }},
+        0
+    )
+{%- endmacro %}

@@ -4,6 +4,8 @@ Visitors enter, pass a corridor, visit a few stores (door in, dwell, door out) a
 person has a base group; each sighting keeps it with probability ``keep`` and otherwise gets a fresh
 draw, so two sightings of one person share a group with probability about ``keep**2``. Fictitious
 passes follow the shared plan (``individ.fictitious``) and are published in per-minute heartbeats.
+With ``double_count_rate`` the sensor emits that share of real sightings a second time 1-3 s later at
+the same camera (a split track), the double drawing its group like any sighting of the person.
 The truth (every sighting with its person) stays in memory for the tests; only anonymous rows go to
 the warehouse.
 """
@@ -11,7 +13,7 @@ the warehouse.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -60,6 +62,7 @@ class Scenario:
     plan: np.ndarray  # [camera, hour] fictitious plan per group
     n_groups: int
     max_lag_minutes: int
+    is_double: np.ndarray  # per sighting: the sensor's second emission of a real pass
 
     def epoch(self, seconds: np.ndarray) -> np.ndarray:
         return int(self.start.timestamp()) + seconds
@@ -70,7 +73,7 @@ class Scenario:
     def true_flows(self) -> dict[tuple[str, str, int], int]:
         """Flow truth: {(origin camera, destination camera, origin hour since start): pairs of one person's passes,
         origin pass in the hour, destination pass 0 < lag <= max_lag_minutes later}."""
-        real = self.person >= 0
+        real = (self.person >= 0) & ~self.is_double
         order = np.lexsort((self.t[real], self.person[real]))
         person, t, camera = self.person[real][order], self.t[real][order], self.camera_idx[real][order]
         flows: dict[tuple[str, str, int], int] = {}
@@ -86,8 +89,28 @@ class Scenario:
         return flows
 
     def real_passes(self, camera: str, hour: int) -> int:
-        mask = (self.person >= 0) & (self.camera_idx == self.camera(camera)) & (self.t // 3600 == hour)
+        mask = (
+            (self.person >= 0) & ~self.is_double & (self.camera_idx == self.camera(camera)) & (self.t // 3600 == hour)
+        )
         return int(mask.sum())
+
+    def double_counts(self) -> tuple[int, int]:
+        """(doubles, real sightings emitted, doubles included) over the whole scenario."""
+        return int(self.is_double.sum()), int((self.person >= 0).sum())
+
+    def without_doubles(self) -> Scenario:
+        """The same scenario as a sensor without double counts would have emitted it (every other sighting,
+        its group included, unchanged)."""
+        keep = ~self.is_double
+        return replace(
+            self,
+            camera_idx=self.camera_idx[keep],
+            t=self.t[keep],
+            group=self.group[keep],
+            person=self.person[keep],
+            direction=self.direction[keep],
+            is_double=self.is_double[keep],
+        )
 
 
 def generate(
@@ -101,6 +124,7 @@ def generate(
     group_size_cv: float = 0.25,
     n_groups: int = 1000,
     max_lag_minutes: int = 30,
+    double_count_rate: float = 0.0,
     seed: int = 0,
 ) -> Scenario:
     layout = layout or MallLayout()
@@ -147,6 +171,14 @@ def generate(
     direction = np.concatenate(dirs).astype(np.int8)
     inside = t < hours * 3600
     camera_idx, t, person, direction = camera_idx[inside], t[inside], person[inside], direction[inside]
+    is_double = np.zeros(t.size, dtype=bool)
+    if double_count_rate > 0:  # drawn only then, so scenarios without doubles keep their random stream
+        doubled = np.flatnonzero(rng.random(t.size) < double_count_rate)
+        double_t = t[doubled] + rng.integers(1, 4, size=doubled.size)
+        doubled, double_t = doubled[double_t < hours * 3600], double_t[double_t < hours * 3600]
+        camera_idx, person = np.r_[camera_idx, camera_idx[doubled]], np.r_[person, person[doubled]]
+        t, direction = np.r_[t, double_t], np.r_[direction, direction[doubled]]
+        is_double = np.r_[is_double, np.ones(doubled.size, dtype=bool)]
 
     weights = rng.lognormal(0.0, group_size_cv, size=n_groups)
     pi = weights / weights.sum()
@@ -178,6 +210,7 @@ def generate(
         plan=plan,
         n_groups=n_groups,
         max_lag_minutes=max_lag_minutes,
+        is_double=np.r_[is_double, np.zeros(fict_t.size, dtype=bool)],
     )
 
 

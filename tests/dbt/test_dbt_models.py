@@ -186,7 +186,8 @@ def test_zone_flow_intervals_come_from_the_spread_of_blocks_of_groups(mall: tupl
         for r in query(
             warehouse,
             "select origin_zone, destination_zone, sum(chance_rate_sensitivity), any_value(chance_rate_sd),"
-            " any_value(p_sd) from marts.flow_matrix_daily group by all",
+            " any_value(p_sd), sum(double_count_factor * same_group_pairs) / sum(same_group_pairs)"
+            " from marts.flow_matrix_daily group by all",
         )
     }
     zones = query(
@@ -197,13 +198,15 @@ def test_zone_flow_intervals_come_from_the_spread_of_blocks_of_groups(mall: tupl
     assert len(zones) == 4 == len(by_block)  # two zones
     for origin, destination, pairs, chance, flow, se, low, high, p, s in zones:
         (m_by_block, b_by_block) = by_block[(origin, destination)]
-        sensitivity, s_sd, p_sd = camera_sums[(origin, destination)]
+        sensitivity, s_sd, p_sd, double_count_factor = camera_sums[(origin, destination)]
         assert m_by_block.sum() == pairs
         # B_b follows each block's share of the passes; over the blocks they add up to about B.
         assert b_by_block.sum() == pytest.approx(chance, rel=0.02)
         assert b_by_block.std() > 0
         e = m_by_block - b_by_block
-        variance = blocks / (blocks - 1) * np.sum((e - e.mean()) ** 2) + (sensitivity * s_sd) ** 2
+        variance = (
+            double_count_factor**2 * blocks / (blocks - 1) * np.sum((e - e.mean()) ** 2) + (sensitivity * s_sd) ** 2
+        )
         expected_se = np.sqrt(variance / (p - s) ** 2 + (flow * p_sd / (p - s)) ** 2)
         assert se == pytest.approx(expected_se, rel=1e-6)
         assert high == pytest.approx(flow + 2.093024 * se, rel=1e-9)
@@ -306,6 +309,7 @@ def exact_scenario() -> Scenario:
         plan=np.zeros((len(ids), hours)),
         n_groups=1000,
         max_lag_minutes=30,
+        is_double=np.zeros(len(cams), dtype=bool),
     )
 
 
@@ -453,3 +457,141 @@ def test_every_model_and_column_is_documented(mall: tuple[Scenario, Path, Manife
         }
         assert actual, f"{node.name} was not built"
         assert actual <= documented, f"{node.name}: undocumented columns {sorted(actual - documented)}"
+
+
+DOUBLE_COUNT_RATE = 0.05
+
+
+@pytest.fixture(scope="module")
+def doubled_mall(
+    tmp_path_factory: pytest.TempPathFactory, manifest: Manifest
+) -> Iterator[tuple[Scenario, Path, Path, Manifest]]:
+    """The mall with 5 % of real sightings emitted twice (1-3 s later, same camera), and the same mall as a sensor
+    without double counts would have emitted it (every other sighting and its group unchanged), each run over
+    the whole day."""
+    scenario = generate(
+        start=START,
+        hours=HOURS,
+        visitors_per_hour=400,
+        keep=0.7071,
+        min_members=1.0,
+        double_count_rate=DOUBLE_COUNT_RATE,
+        seed=5,
+    )
+    warehouses = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, version in (("doubled", scenario), ("clean", scenario.without_doubles())):
+            warehouse = tmp_path_factory.mktemp(name) / "warehouse.duckdb"
+            write_warehouse(version, warehouse)
+            run_dbt("run", manifest, warehouse, 0, HOURS, monkeypatch)
+            warehouses.append(warehouse)
+    yield scenario, warehouses[0], warehouses[1], manifest
+
+
+def test_double_count_rate_is_recovered_and_zero_without_doubles(
+    doubled_mall: tuple[Scenario, Path, Path, Manifest], mall: tuple[Scenario, Path, Manifest]
+) -> None:
+    scenario, doubled, clean, _ = doubled_mall
+    doubles, emitted = scenario.double_counts()
+    rows = query(
+        doubled,
+        "select camera_id, site_double_count_rate, site_double_count_rate_sd, camera_double_count_rate,"
+        " camera_double_count_rate_sd, double_count_rate, is_corrected from marts.double_count_rates",
+    )
+    assert len(rows) == len(scenario.camera_ids)
+    site, site_sd = rows[0][1], rows[0][2]
+    # d = (M_L - B_L) / ((p - s) R): p's own error (about 5 % here) comes on top of the counts' sd.
+    assert site == pytest.approx(doubles / emitted, abs=3 * site_sd + 0.1 * doubles / emitted)
+    assert site_sd < 0.15 * site
+    for camera, *_, own, own_sd, applied, corrected in rows:
+        index = scenario.camera(camera)
+        at_camera = scenario.camera_idx == index
+        true_rate = (scenario.is_double & at_camera).sum() / ((scenario.person >= 0) & at_camera).sum()
+        assert corrected
+        assert abs(own - true_rate) < 4 * own_sd + 0.1 * true_rate, camera
+        assert applied > 0
+    # Without doubles (the same sightings otherwise, and the main mall) nothing is corrected: the marts stay as
+    # they were (footfall exact: test_footfall_is_stored_passes_minus_fictitious).
+    for warehouse in (clean, mall[1]):
+        ((corrected, largest_rate, largest_z),) = query(
+            warehouse,
+            "select bool_or(is_corrected), max(double_count_rate), max(site_excess_z) from marts.double_count_rates",
+        )
+        assert not corrected and largest_rate == 0 and largest_z < 3
+        ((largest_gap,),) = query(
+            warehouse,
+            "select max(abs(excess_pairs - (same_group_pairs - chance_expectation))) from marts.flow_matrix_hourly",
+        )
+        assert largest_gap < 1e-9
+
+
+def test_double_counts_are_removed_from_footfall_p_and_flows(
+    doubled_mall: tuple[Scenario, Path, Path, Manifest],
+) -> None:
+    scenario, doubled, clean, _ = doubled_mall
+    # Footfall: the camera-days against the real passes without doubles, before and after the correction.
+    footfall = dict(query(doubled, "select camera_id, sum(footfall) from marts.footfall_hourly group by 1"))
+    raw = dict(
+        query(
+            doubled, "select camera_id, sum(passes_stored - fictitious_emitted) from marts.footfall_hourly group by 1"
+        )
+    )
+    truth = {camera: sum(scenario.real_passes(camera, hour) for hour in range(HOURS)) for camera in footfall}
+    error = sum(abs(footfall[c] - truth[c]) for c in truth) / sum(truth.values())
+    raw_error = sum(abs(raw[c] - truth[c]) for c in truth) / sum(truth.values())
+    assert raw_error > 0.04 and error < raw_error / 3
+
+    # p: the door pairs' excess and the door-ins net of doubles give p as without doubles, nearer than the
+    # uncorrected excess (about (1 - d_in)(1 - d_out) high, the door-ins (1 - d_in)).
+    def calibration(warehouse: Path) -> tuple[float, float, float, float, float]:
+        ((p_used, rate, excess, raw_excess, door_ins),) = query(
+            warehouse,
+            "select p_used, chance_rate, excess_pairs, same_group_pairs - chance_expectation, door_in_net_of_doubles"
+            " from marts.reidentification_calibration where calibration_scope = 'all_stores'",
+        )
+        return p_used, rate, excess, raw_excess, door_ins
+
+    p_used, rate, excess, raw_excess, door_ins = calibration(doubled)
+    _, _, clean_excess, _, clean_door_ins = calibration(clean)
+    assert p_used == pytest.approx(rate + excess / door_ins, rel=1e-12)
+    assert door_ins == pytest.approx(clean_door_ins, rel=0.01)
+    assert abs(excess - clean_excess) < abs(raw_excess - clean_excess) / 2
+
+    # Flows: the daily total and the camera-to-itself pairs (which hold the (original, double) pairs) as without
+    # doubles; uncorrected, the excess is about d_A + d_B higher and each double adds an A -> A pair.
+    def day_flows(warehouse: Path) -> tuple[float, float, float, float]:
+        ((total, same_camera, raw_total, raw_same_camera),) = query(
+            warehouse,
+            """
+            select
+                sum(estimated_flow),
+                sum(estimated_flow) filter (where origin_camera_id = destination_camera_id),
+                sum((same_group_pairs - chance_expectation) / (p_used - chance_rate)),
+                sum((same_group_pairs - chance_expectation) / (p_used - chance_rate))
+                    filter (where origin_camera_id = destination_camera_id)
+            from marts.flow_matrix_daily
+            """,
+        )
+        return total, same_camera, raw_total, raw_same_camera
+
+    (total, same_camera, raw_total, raw_same_camera) = day_flows(doubled)
+    (clean_total, clean_same_camera, *_) = day_flows(clean)
+    doubles, _ = scenario.double_counts()
+    assert total == pytest.approx(clean_total, rel=0.02)
+    assert raw_total > 1.06 * clean_total
+    assert abs(same_camera - clean_same_camera) < 0.25 * doubles < 0.4 * (raw_same_camera - clean_same_camera)
+
+
+def test_corrected_hours_do_not_depend_on_the_run_extent(
+    doubled_mall: tuple[Scenario, Path, Path, Manifest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, doubled, _, manifest = doubled_mall
+    before = flows_of(doubled)
+    footfall_sql = "select camera_id, epoch(hour_start), footfall from marts.footfall_hourly order by 1, 2"
+    footfall_before = [row[2] for row in query(doubled, footfall_sql)]
+    run_dbt("run", manifest, doubled, SECOND, 1, monkeypatch)
+    after = flows_of(doubled)
+    assert after.keys() == before.keys()
+    for key, values in before.items():
+        assert after[key] == pytest.approx(values, rel=1e-9, abs=1e-9)
+    assert [row[2] for row in query(doubled, footfall_sql)] == pytest.approx(footfall_before, rel=1e-12)

@@ -9,7 +9,8 @@
 -- A camera paired with itself in the same hour draws both passes from one cell, whose fictitious
 -- counts are floor(lambda) per group plus Poisson (individ.fictitious): there
 --   S = [R (R - 1) s + 2 R f / G + f^2 / G - G F - (f - G F) / G] / (n (n - 1)),  F = floor(lambda),
--- the fixed floor making same-group fictitious pairs rarer than f^2 / G.
+-- the fixed floor making same-group fictitious pairs rarer than f^2 / G (macro
+-- expected_same_group_pairs_within_cell, shared with int_double_count_pairs).
 -- The direct_* columns are the same quantities for the direct lag D (pairs within D <= W).
 with run as (
     select * from {{ ref('int_run_window') }}
@@ -71,14 +72,9 @@ slot_rates as (
                     'rate.chance_rate', 'chance.n_groups') }}
                 / (cast(chance.origin_events as double) * chance.destination_events)
             when chance.origin_events > 1 then
-                greatest(
-                    chance.origin_real * (chance.origin_real - 1) * rate.chance_rate
-                    + 2 * chance.origin_real * chance.origin_fictitious / chance.n_groups
-                    + chance.origin_fictitious * chance.origin_fictitious / chance.n_groups
-                    - chance.n_groups * chance.fictitious_floor
-                    - (chance.origin_fictitious - chance.n_groups * chance.fictitious_floor) / chance.n_groups,
-                    0
-                )
+                {{ expected_same_group_pairs_within_cell(
+                    'chance.origin_real', 'chance.origin_fictitious', 'chance.fictitious_floor',
+                    'rate.chance_rate', 'chance.n_groups') }}
                 / (cast(chance.origin_events as double) * (chance.origin_events - 1))
             else 0
         end as chance_per_time_pair,

@@ -4,6 +4,11 @@
 --   e(d) = M(d) - B(d);  share(d) = e(d) / (R (p - s));  C(d) = running max of sum_{d' <= d} share(d')
 -- R is the real number of origin passes (door-ins or entrance passes) in the period, so C(d) is the
 -- share of them who left within d minutes. Whole days are rebuilt, every hour of each day included.
+-- Double counts (double_count_rates): a doubled origin pass adds an origin pass and its visit's pairs, a doubled
+-- destination pass adds the pairs again, in every lag bin alike. Net of them e(d) is (1 - d_in)(1 - d_out) e(d)
+-- and R is (1 - d_in) R, so share(d) = (1 - d_out) e(d) / (R (p - s)), d_out the scope's destination cameras'
+-- rate (real-pass weighted; one camera for a store). The shapes and the dwell medians barely move; the scale
+-- must, because p is now net of double counts too (reidentification_calibration).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -39,6 +44,21 @@ bins as (
         and pairs.scope_id = chance.scope_id
         and pairs.hour_idx = chance.hour_idx
         and pairs.lag_minute = chance.lag_minute
+),
+
+scope_doubles as (
+    select
+        rates.site_day,
+        pairs.visit_scope,
+        pairs.scope_id,
+        coalesce(sum(rates.double_count_rate * rates.real_passes) / nullif(sum(rates.real_passes), 0), 0)
+            as destination_double_count_rate
+    from (select distinct visit_scope, scope_id, destination_idx from {{ ref('int_visit_camera_pairs') }}) as pairs
+    inner join {{ ref('int_camera_index') }} as cameras on pairs.destination_idx = cameras.camera_idx
+    inner join {{ ref('double_count_rates') }} as rates on cameras.camera_id = rates.camera_id
+    cross join run
+    where rates.site_day between run.first_day and run.last_day
+    group by all
 ),
 
 -- Every (scope, hour) with origin passes gets every lag bin, so empty bins show as zeros.
@@ -101,9 +121,15 @@ shares as (
         periods.chance_expectation
             + greatest(periods.same_group_pairs - periods.chance_expectation, 0) * (1 - least(rates.p_used, 1))
             as excess_variance,
-        nullif(periods.origin_real * (rates.p_used - rates.chance_rate), 0) as share_denominator
+        coalesce(scope_doubles.destination_double_count_rate, 0) as destination_double_count_rate,
+        nullif(periods.origin_real * (rates.p_used - rates.chance_rate), 0)
+            / (1 - coalesce(scope_doubles.destination_double_count_rate, 0)) as share_denominator
     from periods
     inner join rates on periods.site_day = rates.site_day
+    left join scope_doubles
+        on periods.site_day = scope_doubles.site_day
+        and periods.visit_scope = scope_doubles.visit_scope
+        and periods.scope_id = scope_doubles.scope_id
 ),
 
 cumulative as (
@@ -152,5 +178,6 @@ select
     cumulative_share - {{ var('interval_z') }} * cumulative_sd as cumulative_share_ci_low,
     cumulative_share + {{ var('interval_z') }} * cumulative_sd as cumulative_share_ci_high,
     p_used,
-    chance_rate
+    chance_rate,
+    destination_double_count_rate
 from bounded

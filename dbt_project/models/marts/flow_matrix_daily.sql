@@ -3,6 +3,8 @@
 -- interval that adds the hourly pair-count variances and treats s and p (one value per day) as
 -- common to all hours:
 --   Var(F) = [sum Var(M_h) + (sum dB_h/ds)^2 sd_s^2] / (p - s)^2 + F^2 sd_p^2 / (p - s)^2
+-- The hours' excess is already net of the sensor's double counts (flow_matrix_hourly: scaled by the day's
+-- factor c, the same in every hour); c's uncertainty is common to the hours and adds F^2 (sd_c / c)^2.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -26,6 +28,9 @@ daily as (
         sum(pair_count_variance) as pair_count_variance,
         sum(chance_rate_sensitivity) as chance_rate_sensitivity,
         sum(origin_real_passes) as origin_real_passes,
+        sum(double_count_excess_pairs) as double_count_excess_pairs,
+        any_value(double_count_factor) as double_count_factor,
+        any_value(double_count_factor_sd) as double_count_factor_sd,
         any_value(p_used) as p_used,
         any_value(p_sd) as p_sd,
         any_value(chance_rate) as chance_rate,
@@ -46,7 +51,9 @@ estimates as (
 with_se as (
     select
         *,
-        {{ flow_standard_error() }} as flow_se
+        {{ flow_standard_error(
+            pair_count_variance='pair_count_variance'
+                ~ ' + power(excess_pairs * double_count_factor_sd / double_count_factor, 2)') }} as flow_se
     from estimates
 )
 
@@ -75,5 +82,8 @@ select
     pair_count_variance,
     chance_rate_sensitivity,
     cast(origin_real_passes as bigint) as origin_real_passes,
+    double_count_excess_pairs,
+    double_count_factor,
+    double_count_factor_sd,
     max_lag_minutes
 from with_se

@@ -5,6 +5,13 @@
 -- with Var(M) = overdispersion * (B - floor part * w) + max(M - B, 0) (1 - p): the fictitious floor's
 -- share of B varies only through the time window (see int_flow_hourly_components).
 -- The direct_* columns are the same counts within the direct lag D (flow_matrix_hourly_profiled).
+-- Double counts (double_count_rates: d, the share of a camera's real passes that the sensor emitted twice):
+-- a doubled pass doubles its person's same-group pairs, so the excess is scaled by
+--   c = (1 - d_A)(1 - d_B)
+-- and for a camera with itself (A -> A) the excess of the pairs within double_count_max_lag_seconds, the
+-- (original, double) pairs themselves (int_double_count_pairs), is removed first:
+--   excess_pairs = c (M - B - X),  X = (M_L - B_L) if A = B else 0,  estimated_flow = excess_pairs / (p - s)
+-- same_group_pairs and chance_expectation stay the raw M and B. c's uncertainty adds F^2 Var(c) / c^2.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -19,34 +26,77 @@ calibration as (
     where calibration_scope = 'all_stores'
 ),
 
+doubles as (
+    select cameras.camera_idx, rates.site_day, rates.double_count_rate, rates.double_count_rate_sd, rates.is_corrected
+    from {{ ref('double_count_rates') }} as rates
+    inner join cameras on rates.camera_id = cameras.camera_id
+),
+
 components as (
     select
-        components.*,
+        components.* exclude (chance_rate_sensitivity, direct_chance_rate_sensitivity),
         coalesce(run.p_override, calibration.p_used) as p_used,
-        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd
+        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd,
+        case
+            when components.origin_idx = components.destination_idx and origin_doubles.is_corrected
+                then coalesce(self_pairs.excess_pairs, 0)
+            else 0
+        end as double_count_excess_pairs,
+        (1 - coalesce(origin_doubles.double_count_rate, 0)) * (1 - coalesce(destination_doubles.double_count_rate, 0))
+            as double_count_factor,
+        -- Var(c) / c^2: the two cameras' relative variances (the same camera's twice over when A = B).
+        case
+            when components.origin_idx = components.destination_idx then
+                4 * power(coalesce(origin_doubles.double_count_rate_sd, 0) / (1 - coalesce(origin_doubles.double_count_rate, 0)), 2)
+            else
+                power(coalesce(origin_doubles.double_count_rate_sd, 0) / (1 - coalesce(origin_doubles.double_count_rate, 0)), 2)
+                + power(
+                    coalesce(destination_doubles.double_count_rate_sd, 0)
+                    / (1 - coalesce(destination_doubles.double_count_rate, 0)), 2
+                )
+        end as double_count_factor_relative_variance,
+        components.chance_rate_sensitivity as raw_chance_rate_sensitivity,
+        components.direct_chance_rate_sensitivity as raw_direct_chance_rate_sensitivity
     from {{ ref('int_flow_hourly_components') }} as components
     cross join run
     left join calibration on components.site_day = calibration.site_day
+    left join doubles as origin_doubles
+        on components.origin_idx = origin_doubles.camera_idx and components.site_day = origin_doubles.site_day
+    left join doubles as destination_doubles
+        on components.destination_idx = destination_doubles.camera_idx
+        and components.site_day = destination_doubles.site_day
+    left join {{ ref('int_double_count_pairs') }} as self_pairs
+        on components.origin_idx = self_pairs.camera_idx and components.hour_idx = self_pairs.hour_idx
 ),
 
+-- Excess, its variance and its sensitivity to s are all net of the double counts (scaled by c).
 estimates as (
     select
         *,
-        same_group_pairs - chance_expectation as excess_pairs,
-        {{ pair_count_variance('same_group_pairs', 'chance_expectation', 'chance_floor_variance_reduction') }}
+        double_count_factor * (same_group_pairs - chance_expectation - double_count_excess_pairs) as excess_pairs,
+        power(double_count_factor, 2)
+            * {{ pair_count_variance('same_group_pairs', 'chance_expectation', 'chance_floor_variance_reduction') }}
             as pair_count_variance,
-        {{ flow_estimate('same_group_pairs - chance_expectation') }} as estimated_flow,
-        direct_same_group_pairs - direct_chance_expectation as direct_excess_pairs,
-        {{ pair_count_variance(
-            'direct_same_group_pairs', 'direct_chance_expectation', 'direct_chance_floor_variance_reduction') }}
-            as direct_pair_count_variance
+        double_count_factor * raw_chance_rate_sensitivity as chance_rate_sensitivity,
+        {{ flow_estimate(
+            'double_count_factor * (same_group_pairs - chance_expectation - double_count_excess_pairs)') }}
+            as estimated_flow,
+        double_count_factor * (direct_same_group_pairs - direct_chance_expectation - double_count_excess_pairs)
+            as direct_excess_pairs,
+        power(double_count_factor, 2)
+            * {{ pair_count_variance(
+                'direct_same_group_pairs', 'direct_chance_expectation', 'direct_chance_floor_variance_reduction') }}
+            as direct_pair_count_variance,
+        double_count_factor * raw_direct_chance_rate_sensitivity as direct_chance_rate_sensitivity
     from components
 ),
 
 with_se as (
     select
         *,
-        {{ flow_standard_error() }} as flow_se
+        {{ flow_standard_error(
+            pair_count_variance='pair_count_variance'
+                ~ ' + power(excess_pairs, 2) * double_count_factor_relative_variance') }} as flow_se
     from estimates
 )
 
@@ -79,6 +129,9 @@ select
     with_se.direct_excess_pairs,
     with_se.direct_pair_count_variance,
     with_se.direct_chance_rate_sensitivity,
+    with_se.double_count_excess_pairs,
+    with_se.double_count_factor,
+    with_se.double_count_factor * sqrt(with_se.double_count_factor_relative_variance) as double_count_factor_sd,
     with_se.origin_real as origin_real_passes,
     run.max_lag_minutes,
     cast(run.flow_direct_lag_s / 60 as integer) as direct_lag_minutes

@@ -13,6 +13,8 @@
 --   Var(F_h) = [r^2 (Var E_D(h) + (dB_D/ds)^2 sd_s^2) + E_D(h)^2 Var(r)] / (p - s)^2 + F_h^2 sd_p^2 / (p - s)^2
 --   Var(r) = Var(E_L) / E_D^2 + E_L^2 Var(E_D) / E_D^4,  E_L = E(day) - E_D(day)
 -- Rebuilt per site-local day from the stored hours, so an hour's figure settles when its day is complete.
+-- The hourly excesses are net of the sensor's double counts (flow_matrix_hourly): the day's factor c scales
+-- E_D(h) and E(day) alike, so r is unchanged and F_h carries c once; c's uncertainty adds F_h^2 (sd_c / c)^2.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -79,7 +81,8 @@ candidates_se as (
         *,
         {{ flow_standard_error(
             pair_count_variance='power(profile_ratio, 2) * direct_pair_count_variance'
-                ~ ' + power(direct_excess_pairs, 2) * profile_ratio_variance',
+                ~ ' + power(direct_excess_pairs, 2) * profile_ratio_variance'
+                ~ ' + power(direct_excess_pairs * profile_ratio * double_count_factor_sd / double_count_factor, 2)',
             chance_rate_sensitivity='profile_ratio * direct_chance_rate_sensitivity',
             estimated_flow='profiled_flow') }} as profiled_flow_se
     from candidates

@@ -2,13 +2,16 @@
 -- Estimated flow between zones per site-local day: the camera-pair figures of flow_matrix_daily
 -- summed over the cameras of each zone (M and B add up; s and p are common).
 -- Counts pass pairs like the camera matrix: a person passing two cameras of a zone counts twice.
+-- excess_pairs is the camera pairs' excess net of the sensor's double counts (c (M - B - X), see
+-- flow_matrix_hourly), so the zone's M - B differs from it by that correction.
 -- The interval does not add the camera pairs' variances: one person's group moves the chance counts
 -- of every camera pair at once, so a sum over many pairs varies more than that. Instead the groups
 -- are split into K blocks (group mod K), independent replicates of the chance process
 -- (int_zone_pair_blocks_hourly: per block the same-group pairs M_b and their chance expectation B_b
 -- given the block's passes), and
 --   Var(M - B) = K / (K - 1) * sum_b (e_b - E / K)^2,  e_b = M_b - B_b,  E = sum_b e_b,
--- to which the uncertainty of s and p is added as in the camera matrix. With K - 1 degrees of freedom
+-- times c^2, the zone's double-count factor (the camera pairs' c weighted by their M: c is 0.97-0.99 and
+-- nearly the same for all of them), to which the uncertainty of s and p is added as in the camera matrix. With K - 1 degrees of freedom
 -- the interval takes Student's t quantile (dbt var interval_blocks_t).
 with run as (
     select * from {{ ref('int_run_window') }}
@@ -24,6 +27,8 @@ daily as (
         sum(chance_expectation) as chance_expectation,
         sum(excess_pairs) as excess_pairs,
         sum(chance_rate_sensitivity) as chance_rate_sensitivity,
+        coalesce(sum(double_count_factor * same_group_pairs) / nullif(sum(same_group_pairs), 0), 1)
+            as double_count_factor,
         any_value(p_used) as p_used,
         any_value(p_sd) as p_sd,
         any_value(chance_rate) as chance_rate,
@@ -59,7 +64,7 @@ replicate_variance as (
 estimates as (
     select
         daily.*,
-        replicate_variance.excess_pairs_variance,
+        replicate_variance.excess_pairs_variance * power(daily.double_count_factor, 2) as excess_pairs_variance,
         {{ flow_estimate('daily.excess_pairs') }} as estimated_flow
     from daily
     left join replicate_variance

@@ -3,6 +3,10 @@
 -- is exact: footfall = passes stored - fictitious passes emitted (heartbeats). Heartbeats do not say
 -- which direction the fictitious passes took, so the per-direction figures share them out in
 -- proportion to the stored passes of each direction.
+-- The sensor's double counts (a pass emitted twice, a split track) are removed too: with d the day's share of
+-- the camera's real passes that are doubles (double_count_rates; 0 when the site shows none),
+--   footfall = (passes stored - fictitious) (1 - d)
+-- and each direction's figure is scaled the same way. The raw counts stay beside it.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -50,25 +54,41 @@ joined as (
         on passes.camera_id = heartbeats.camera_id and passes.hour_start = heartbeats.hour_start
 ),
 
+dated as (
+    select joined.*, {{ site_day('joined.hour_start', 'run.timezone') }} as site_day
+    from joined
+    cross join run
+),
+
 corrected as (
     select
-        *,
-        passes_stored - fictitious_emitted as footfall,
-        fictitious_emitted / nullif(passes_stored, 0) as fictitious_share
-    from joined
+        dated.*,
+        coalesce(doubles.double_count_rate, 0) as double_count_rate,
+        (dated.passes_stored - dated.fictitious_emitted) * coalesce(doubles.double_count_rate, 0)
+            as estimated_double_counts,
+        (dated.passes_stored - dated.fictitious_emitted) * (1 - coalesce(doubles.double_count_rate, 0)) as footfall,
+        dated.fictitious_emitted / nullif(dated.passes_stored, 0) as fictitious_share
+    from dated
+    left join {{ ref('double_count_rates') }} as doubles
+        on dated.camera_id = doubles.camera_id and dated.site_day = doubles.site_day
 )
 
 select
     corrected.hour_start,
-    {{ site_day('corrected.hour_start', 'run.timezone') }} as site_day,
+    corrected.site_day,
     corrected.camera_id,
     cameras.role as camera_role,
     cameras.store_id,
     cameras.zone,
-    cast(corrected.footfall as bigint) as footfall,
-    corrected.passes_in_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_in,
-    corrected.passes_out_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_out,
-    corrected.passes_unknown_stored * (1 - coalesce(corrected.fictitious_share, 0)) as footfall_unknown_direction,
+    cast(corrected.footfall as double) as footfall,
+    corrected.passes_in_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
+        as footfall_in,
+    corrected.passes_out_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
+        as footfall_out,
+    corrected.passes_unknown_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
+        as footfall_unknown_direction,
+    corrected.double_count_rate,
+    cast(corrected.estimated_double_counts as double) as estimated_double_counts,
     corrected.passes_stored,
     corrected.passes_in_stored,
     corrected.passes_out_stored,

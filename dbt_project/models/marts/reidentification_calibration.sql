@@ -10,6 +10,11 @@
 -- in, second out): about +0.005 to p at 20,000 visitors/h in the simulator (8 % return). Subtracting the
 -- door-out -> later door-in excess removes that but adds as much noise again (p's sd 0.013 -> 0.018 at
 -- 5,000/h), a worse mean squared error at every traffic level measured: not done.
+-- The sensor's double counts (split tracks) inflate both sides: a doubled door-in adds a door-in and its visit's
+-- pair again, a doubled door-out adds the pair again. With d the share of a camera's real passes that are
+-- doubles (int_double_count_rates_daily), a door pair's excess is scaled by (1 - d_in)(1 - d_out) and the
+-- door-ins by (1 - d_in) before the ratio (else p comes out (1 - d_out) high). d = e / (p - s) needs p: the
+-- day's uncorrected pooled p (one fixed-point step; the error is of order d^2, 1e-4 relative).
 -- One row for all stores pooled (the estimate the flows use) and one per store (to see whether p
 -- differs by camera).
 with run as (
@@ -47,19 +52,72 @@ store_hours as (
     where origins.visit_scope = 'store'
 ),
 
+-- Per store and day: the door cameras' double-count excess per real pass e (real-pass weighted if a
+-- store has several door cameras of a role), and the day's uncorrected pooled p - s it is divided by.
+door_doubles as (
+    select
+        doors.site_day,
+        doors.store_id,
+        sum(doors.door_in_excess * doors.door_in_passes) / nullif(sum(doors.door_in_passes), 0) as door_in_excess,
+        sum(doors.door_out_excess * doors.door_out_passes) / nullif(sum(doors.door_out_passes), 0) as door_out_excess
+    from (
+        select
+            rates.site_day,
+            cameras.store_id,
+            case when cameras.role = 'store_door_in' then rates.applied_excess_per_pass end as door_in_excess,
+            case when cameras.role = 'store_door_in' then rates.real_passes end as door_in_passes,
+            case when cameras.role = 'store_door_out' then rates.applied_excess_per_pass end as door_out_excess,
+            case when cameras.role = 'store_door_out' then rates.real_passes end as door_out_passes
+        from {{ ref('int_double_count_rates_daily') }} as rates
+        inner join {{ ref('int_camera_index') }} as cameras on rates.camera_idx = cameras.camera_idx
+        where cameras.role in ('store_door_in', 'store_door_out')
+    ) as doors
+    group by all
+),
+
+uncorrected as (
+    select site_day, sum(same_group_pairs - chance_expectation) / nullif(sum(origin_real), 0) as raw_excess_rate
+    from store_hours
+    group by site_day
+),
+
+-- d = e / (p - s) per door camera; the factors are 1 where nothing is corrected or p - s is unknown.
+corrected_store_hours as (
+    select
+        store_hours.*,
+        case
+            when uncorrected.raw_excess_rate > 0 then
+                (1 - least(coalesce(door_doubles.door_in_excess, 0) / uncorrected.raw_excess_rate, 1))
+            else 1
+        end as door_in_factor,
+        case
+            when uncorrected.raw_excess_rate > 0 then
+                (1 - least(coalesce(door_doubles.door_out_excess, 0) / uncorrected.raw_excess_rate, 1))
+            else 1
+        end as door_out_factor
+    from store_hours
+    left join door_doubles
+        on store_hours.site_day = door_doubles.site_day and store_hours.store_id = door_doubles.store_id
+    left join uncorrected on store_hours.site_day = uncorrected.site_day
+),
+
 -- The hour rows of each scope: one store's door pair, or all stores pooled per origin hour (an hour
 -- holds a shopper's door-ins at several stores, hence their correlated chance pairs).
 scope_hours as (
+-- origin_real and excess_pairs are net of the double counts (the factors above); the raw counts stay beside.
     select
-        site_day, 'store' as calibration_scope, store_id, hour_idx, origin_real, same_group_pairs,
-        chance_expectation, same_group_pairs - chance_expectation as excess_pairs, chance_rate_sensitivity
-    from store_hours
+        site_day, 'store' as calibration_scope, store_id, hour_idx, origin_real as door_in_real_raw,
+        origin_real * door_in_factor as origin_real, same_group_pairs, chance_expectation,
+        (same_group_pairs - chance_expectation) * door_in_factor * door_out_factor as excess_pairs,
+        chance_rate_sensitivity * door_in_factor * door_out_factor as chance_rate_sensitivity
+    from corrected_store_hours
     union all
     select
         site_day, 'all_stores' as calibration_scope, null as store_id, hour_idx, sum(origin_real),
-        sum(same_group_pairs), sum(chance_expectation), sum(same_group_pairs - chance_expectation),
-        sum(chance_rate_sensitivity)
-    from store_hours
+        sum(origin_real * door_in_factor), sum(same_group_pairs), sum(chance_expectation),
+        sum((same_group_pairs - chance_expectation) * door_in_factor * door_out_factor),
+        sum(chance_rate_sensitivity * door_in_factor * door_out_factor)
+    from corrected_store_hours
     group by site_day, hour_idx
 ),
 
@@ -68,6 +126,7 @@ by_scope as (
         site_day,
         calibration_scope,
         store_id,
+        sum(door_in_real_raw) as door_in_real_raw,
         sum(origin_real) as door_in_real,
         sum(same_group_pairs) as same_group_pairs,
         sum(chance_expectation) as chance_expectation,
@@ -175,7 +234,8 @@ select
     with_sd.site_day,
     with_sd.calibration_scope,
     with_sd.store_id,
-    cast(with_sd.door_in_real as bigint) as door_in_real,
+    cast(with_sd.door_in_real_raw as bigint) as door_in_real,
+    with_sd.door_in_real as door_in_net_of_doubles,
     cast(with_sd.same_group_pairs as bigint) as same_group_pairs,
     with_sd.chance_expectation,
     with_sd.excess_pairs,
