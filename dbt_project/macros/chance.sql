@@ -29,3 +29,14 @@
         0
     )
 {%- endmacro %}
+
+{#- The chance that one time pair of a camera-hour's own passes (n of them) shares a group: the expectation
+    above over the n (n - 1) ordered pairs of distinct passes (0 for a cell of one pass). -#}
+{% macro chance_per_time_pair_within_cell(events, real, fictitious, fictitious_floor, chance_rate, n_groups) -%}
+    case
+        when {{ events }} > 1 then
+            {{ expected_same_group_pairs_within_cell(real, fictitious, fictitious_floor, chance_rate, n_groups) }}
+            / (cast({{ events }} as double) * ({{ events }} - 1))
+        else 0
+    end
+{%- endmacro %}

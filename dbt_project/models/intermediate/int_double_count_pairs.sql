@@ -6,8 +6,9 @@
 --         int_flow_hourly_components, fictitious floor included: macro expected_same_group_pairs_within_cell)
 -- Under the pairwise linkage a double lands in its original's group with probability p, like any other
 -- re-sighting of a person, so the excess M_L - B_L is about (p - s) D with D the camera-hour's doubles;
--- int_double_count_rates_daily turns it into a rate. Pairs are joined on (camera, group, second) with the
--- L offsets spelled out, never on (camera, group) alone (that would be millions of candidate pairs).
+-- int_double_count_rates_daily turns it into a rate. Passes are counted per (camera, group, second) and
+-- joined on (camera, second) with the L offsets spelled out: a few million candidate pairs a day at
+-- 20,000 visitors/h, where a join on (camera, group) alone would make billions.
 -- Whole days are read (like the chance rate s): an hour's figures do not depend on the run's extent.
 with run as (
     select
@@ -29,36 +30,17 @@ by_group as (
     group by all
 ),
 
-by_second as (
-    select camera_idx, t, sum(passes) as passes
-    from by_group
-    group by all
-),
-
-same_group as (
+pairs as (
     select
         first_pass.camera_idx,
         cast(first_pass.t // 3600 as integer) as hour_idx,
-        sum(first_pass.passes * later_pass.passes) as same_group_pairs
+        sum(first_pass.passes * later_pass.passes) as time_pairs,
+        sum(
+            case when first_pass.group_id = later_pass.group_id then first_pass.passes * later_pass.passes else 0 end
+        ) as same_group_pairs
     from by_group as first_pass
     cross join offsets
     inner join by_group as later_pass
-        on first_pass.camera_idx = later_pass.camera_idx
-        and first_pass.group_id = later_pass.group_id
-        and later_pass.t = first_pass.t + offsets.lag_s
-    cross join run
-    where first_pass.t < run.days_end_s
-    group by all
-),
-
-any_group as (
-    select
-        first_pass.camera_idx,
-        cast(first_pass.t // 3600 as integer) as hour_idx,
-        sum(first_pass.passes * later_pass.passes) as time_pairs
-    from by_second as first_pass
-    cross join offsets
-    inner join by_second as later_pass
         on first_pass.camera_idx = later_pass.camera_idx
         and later_pass.t = first_pass.t + offsets.lag_s
     cross join run
@@ -85,14 +67,9 @@ rated as (
     select
         cells.*,
         rate.chance_rate,
-        case
-            when cells.events_total > 1 then
-                {{ expected_same_group_pairs_within_cell(
-                    'cells.real_events', 'cells.fictitious_emitted', 'cells.fictitious_floor',
-                    'rate.chance_rate', 'cells.n_groups') }}
-                / (cast(cells.events_total as double) * (cells.events_total - 1))
-            else 0
-        end as chance_per_time_pair
+        {{ chance_per_time_pair_within_cell(
+            'cells.events_total', 'cells.real_events', 'cells.fictitious_emitted', 'cells.fictitious_floor',
+            'rate.chance_rate', 'cells.n_groups') }} as chance_per_time_pair
     from cells
     inner join {{ ref('int_chance_rate_daily') }} as rate on cells.site_day = rate.site_day
 )
@@ -102,11 +79,10 @@ select
     rated.hour_idx,
     rated.site_day,
     cast(rated.real_events as bigint) as real_passes,
-    cast(coalesce(same_group.same_group_pairs, 0) as bigint) as same_group_pairs,
-    cast(coalesce(any_group.time_pairs, 0) as bigint) as time_pairs,
-    coalesce(any_group.time_pairs, 0) * rated.chance_per_time_pair as chance_expectation,
-    coalesce(same_group.same_group_pairs, 0) - coalesce(any_group.time_pairs, 0) * rated.chance_per_time_pair
+    cast(coalesce(pairs.same_group_pairs, 0) as bigint) as same_group_pairs,
+    cast(coalesce(pairs.time_pairs, 0) as bigint) as time_pairs,
+    coalesce(pairs.time_pairs, 0) * rated.chance_per_time_pair as chance_expectation,
+    coalesce(pairs.same_group_pairs, 0) - coalesce(pairs.time_pairs, 0) * rated.chance_per_time_pair
         as excess_pairs
 from rated
-left join same_group on rated.camera_idx = same_group.camera_idx and rated.hour_idx = same_group.hour_idx
-left join any_group on rated.camera_idx = any_group.camera_idx and rated.hour_idx = any_group.hour_idx
+left join pairs on rated.camera_idx = pairs.camera_idx and rated.hour_idx = pairs.hour_idx

@@ -71,12 +71,10 @@ slot_rates as (
                     'chance.destination_real', 'chance.destination_fictitious',
                     'rate.chance_rate', 'chance.n_groups') }}
                 / (cast(chance.origin_events as double) * chance.destination_events)
-            when chance.origin_events > 1 then
-                {{ expected_same_group_pairs_within_cell(
-                    'chance.origin_real', 'chance.origin_fictitious', 'chance.fictitious_floor',
+            else
+                {{ chance_per_time_pair_within_cell(
+                    'chance.origin_events', 'chance.origin_real', 'chance.origin_fictitious', 'chance.fictitious_floor',
                     'rate.chance_rate', 'chance.n_groups') }}
-                / (cast(chance.origin_events as double) * (chance.origin_events - 1))
-            else 0
         end as chance_per_time_pair,
         case
             when not chance.same_cell then

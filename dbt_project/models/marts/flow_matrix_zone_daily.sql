@@ -10,9 +10,9 @@
 -- (int_zone_pair_blocks_hourly: per block the same-group pairs M_b and their chance expectation B_b
 -- given the block's passes), and
 --   Var(M - B) = K / (K - 1) * sum_b (e_b - E / K)^2,  e_b = M_b - B_b,  E = sum_b e_b,
--- times c^2, the zone's double-count factor (the camera pairs' c weighted by their M: c is 0.97-0.99 and
--- nearly the same for all of them), to which the uncertainty of s and p is added as in the camera matrix. With K - 1 degrees of freedom
--- the interval takes Student's t quantile (dbt var interval_blocks_t).
+-- times c^2, the zone's double-count factor (the camera pairs' c weighted by their M: c is 0.97-0.99
+-- and nearly the same for all of them), to which the uncertainty of s and p is added as in the camera
+-- matrix. With K - 1 degrees of freedom the interval takes Student's t quantile (interval_blocks_t).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
