@@ -102,9 +102,9 @@ corrected_store_hours as (
 ),
 
 -- The hour rows of each scope: one store's door pair, or all stores pooled per origin hour (an hour
--- holds a shopper's door-ins at several stores, hence their correlated chance pairs).
+-- holds a shopper's door-ins at several stores, hence their correlated chance pairs). origin_real and
+-- excess_pairs are net of the double counts (the factors above); the raw counts stay beside.
 scope_hours as (
--- origin_real and excess_pairs are net of the double counts (the factors above); the raw counts stay beside.
     select
         site_day, 'store' as calibration_scope, store_id, hour_idx, origin_real as door_in_real_raw,
         origin_real * door_in_factor as origin_real, same_group_pairs, chance_expectation,
