@@ -11,22 +11,15 @@ with run as (
     select * from {{ ref('int_run_window') }}
 ),
 
-calibration as (
-    select site_day, p_used, p_used_sd
-    from {{ ref('reidentification_calibration') }}
-    where calibration_scope = 'all_stores'
+p_by_day as (
+    {{ p_used_by_day() }}
 ),
 
 rates as (
-    select
-        doubles.*,
-        chance.chance_rate,
-        coalesce(run.p_override, calibration.p_used) as p_used,
-        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd
+    select doubles.*, p_by_day.chance_rate, p_by_day.p_used, p_by_day.p_sd
     from {{ ref('int_double_count_rates_daily') }} as doubles
     cross join run
-    inner join {{ ref('int_chance_rate_daily') }} as chance on doubles.site_day = chance.site_day
-    left join calibration on doubles.site_day = calibration.site_day
+    inner join p_by_day on doubles.site_day = p_by_day.site_day
     where doubles.site_day between run.first_day and run.last_day
 ),
 

@@ -13,21 +13,8 @@ with run as (
     select * from {{ ref('int_run_window') }}
 ),
 
-calibration as (
-    select site_day, p_used, p_used_sd, chance_rate
-    from {{ ref('reidentification_calibration') }}
-    where calibration_scope = 'all_stores'
-),
-
 rates as (
-    select
-        rate.site_day,
-        rate.chance_rate,
-        coalesce(run.p_override, calibration.p_used) as p_used,
-        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd
-    from {{ ref('int_chance_rate_daily') }} as rate
-    cross join run
-    left join calibration on rate.site_day = calibration.site_day
+    {{ p_used_by_day() }}
 ),
 
 bins as (

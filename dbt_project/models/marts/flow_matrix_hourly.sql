@@ -20,14 +20,18 @@ cameras as (
     select * from {{ ref('int_camera_index') }}
 ),
 
-calibration as (
-    select site_day, p_used, p_used_sd
-    from {{ ref('reidentification_calibration') }}
-    where calibration_scope = 'all_stores'
+p_by_day as (
+    {{ p_used_by_day() }}
 ),
 
+-- Per camera and day: the share of real passes kept (1 - d) and its relative variance (sd_d / (1 - d))^2.
 doubles as (
-    select cameras.camera_idx, rates.site_day, rates.double_count_rate, rates.double_count_rate_sd, rates.is_corrected
+    select
+        cameras.camera_idx,
+        rates.site_day,
+        rates.is_corrected,
+        1 - rates.double_count_rate as kept_share,
+        power(rates.double_count_rate_sd / (1 - rates.double_count_rate), 2) as kept_share_relative_variance
     from {{ ref('double_count_rates') }} as rates
     inner join cameras on rates.camera_id = cameras.camera_id
 ),
@@ -35,31 +39,26 @@ doubles as (
 components as (
     select
         components.* exclude (chance_rate_sensitivity, direct_chance_rate_sensitivity),
-        coalesce(run.p_override, calibration.p_used) as p_used,
-        case when run.p_override is not null then 0.0 else calibration.p_used_sd end as p_sd,
+        p_by_day.p_used,
+        p_by_day.p_sd,
         case
             when components.origin_idx = components.destination_idx and origin_doubles.is_corrected
                 then coalesce(self_pairs.excess_pairs, 0)
             else 0
         end as double_count_excess_pairs,
-        (1 - coalesce(origin_doubles.double_count_rate, 0)) * (1 - coalesce(destination_doubles.double_count_rate, 0))
-            as double_count_factor,
+        coalesce(origin_doubles.kept_share, 1) * coalesce(destination_doubles.kept_share, 1) as double_count_factor,
         -- Var(c) / c^2: the two cameras' relative variances (the same camera's twice over when A = B).
         case
             when components.origin_idx = components.destination_idx then
-                4 * power(coalesce(origin_doubles.double_count_rate_sd, 0) / (1 - coalesce(origin_doubles.double_count_rate, 0)), 2)
+                4 * coalesce(origin_doubles.kept_share_relative_variance, 0)
             else
-                power(coalesce(origin_doubles.double_count_rate_sd, 0) / (1 - coalesce(origin_doubles.double_count_rate, 0)), 2)
-                + power(
-                    coalesce(destination_doubles.double_count_rate_sd, 0)
-                    / (1 - coalesce(destination_doubles.double_count_rate, 0)), 2
-                )
+                coalesce(origin_doubles.kept_share_relative_variance, 0)
+                + coalesce(destination_doubles.kept_share_relative_variance, 0)
         end as double_count_factor_relative_variance,
         components.chance_rate_sensitivity as raw_chance_rate_sensitivity,
         components.direct_chance_rate_sensitivity as raw_direct_chance_rate_sensitivity
     from {{ ref('int_flow_hourly_components') }} as components
-    cross join run
-    left join calibration on components.site_day = calibration.site_day
+    left join p_by_day on components.site_day = p_by_day.site_day
     left join doubles as origin_doubles
         on components.origin_idx = origin_doubles.camera_idx and components.site_day = origin_doubles.site_day
     left join doubles as destination_doubles
