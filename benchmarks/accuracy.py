@@ -1,6 +1,6 @@
 """Accuracy of the real pipeline against the simulator's ground truth.
 
-    uv run python benchmarks/accuracy.py [--visitors 1000,5000,20000] [--p 0.3,0.5,0.7] [--seed 1] [--work DIR]
+    uv run python benchmarks/accuracy.py [--visitors 1000,5000,20000] [--p 0.3,0.5,0.7] [--seeds 1[-N]] [--work DIR]
                                          [--min-members K] [--site SITE.yaml] [--simulation SIMULATION.yaml]
 
 For each traffic level and p: simulate one day of a mall (realistic imperfections on), run the real
@@ -42,6 +42,11 @@ Definitions (F = true pairs, F^ = estimated_flow; hours = opening hours):
   95 % interval contains the truth, against all and against the emitted passes, and the sd of the
   standardised errors (F^ - F emitted) / flow_se over zone pairs (1 when the interval is calibrated).
 * p: the pipeline's daily estimate (all stores) with its sd, against the simulated p.
+* many days (``--seeds 1-11``): each seed is another simulated day of the same mall. Beside the rows,
+  a table per setting gives the mean of the daily errors with its standard error (day-to-day sd /
+  sqrt(days)): one day's bias is mostly noise (2-4 % for the total), so "no systematic bias" can only
+  be read from the mean over many days. It also gives the sd of the total's z and of p's standardised
+  errors over the days (1 when the standard errors are right, below 1 when they are conservative).
 * privacy: real persons per group per camera-hour (mean over camera-hours), and the chance that a
   same-group pair at two different cameras (within the lag window) is one person
   (truth same-person same-group pairs / all same-group pairs the pipeline counted).
@@ -73,6 +78,7 @@ from individ.site_config import load_site_config
 class Accuracy:
     visitors_per_hour: int
     p: float
+    seed: int
     min_members: float  # the fictitious plan's privacy floor k
     occurrences: int
     top10_hourly: float
@@ -335,8 +341,9 @@ def compare(data: Path, visitors: int, p: float) -> dict[str, float]:
     }
 
 
-def run_folder(work: Path, visitors: int, p: float, min_members: float | None) -> Path:
-    return work / (f"v{visitors}-p{p:g}" if min_members is None else f"v{visitors}-p{p:g}-k{min_members:g}")
+def run_folder(work: Path, visitors: int, p: float, seed: int, min_members: float | None) -> Path:
+    k = "" if min_members is None else f"-k{min_members:g}"
+    return work / f"v{visitors}-p{p:g}{k}-s{seed}"
 
 
 def measure(
@@ -348,7 +355,7 @@ def measure(
     site: Path,
     base: SimulationParameters,
 ) -> Accuracy:
-    data = run_folder(work, visitors, p, min_members)
+    data = run_folder(work, visitors, p, seed, min_members)
     shutil.rmtree(data, ignore_errors=True)  # a warehouse left by an older run would mix schemas and days
     began = time.perf_counter()
     result = simulate_day(data, visitors, p, seed, min_members=min_members, site_path=site, base=base)
@@ -359,6 +366,7 @@ def measure(
     return Accuracy(
         visitors,
         p,
+        seed,
         min_members if min_members is not None else load_site_config(site).privacy.fictitious.min_members,
         result.occurrences,
         **compare(data, visitors, p),
@@ -371,6 +379,7 @@ COLUMNS = [
     ("visitors/h", "visitors_per_hour", "{:,}"),
     ("p", "p", "{:.1f}"),
     ("k", "min_members", "{:g}"),
+    ("seed", "seed", "{}"),
     ("top-10 store flows h / d", ("top10_hourly", "top10_daily"), "{:.0%} / {:.0%}"),
     ("expected from own SE h / d", ("top10_expected_hourly", "top10_expected_daily"), "{:.0%} / {:.0%}"),
     (
@@ -428,12 +437,61 @@ def header() -> str:
     return "| " + " | ".join(c[0] for c in COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
 
 
+def _sd(values: list[float]) -> float:
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _mean_and_se(values: list[float]) -> tuple[float, float]:
+    """The mean of daily figures and its standard error from their day-to-day spread."""
+    return sum(values) / len(values), _sd(values) / math.sqrt(len(values))
+
+
+def _mean(days: list[Accuracy], name: str) -> float:
+    return sum(getattr(day, name) for day in days) / len(days)
+
+
+def many_days(results: list[Accuracy]) -> str:
+    """One row per setting over its simulated days: mean daily errors with their standard errors."""
+    lines = [
+        "| visitors/h | p | k | days | total bias vs all | vs emitted (SE) | total z mean / sd "
+        "| p est - p (SE) | p z sd | footfall err vs emitted | top-10 h / profiled h / d | coverage vs emitted h / d |",
+        "|" + "---|" * 12,
+    ]
+    settings = sorted({(r.visitors_per_hour, r.p, r.min_members) for r in results})
+    for visitors, p, k in settings:
+        days = [r for r in results if (r.visitors_per_hour, r.p, r.min_members) == (visitors, p, k)]
+        if len(days) < 2:
+            continue
+        bias_all, bias_all_se = _mean_and_se([d.total_bias for d in days])
+        bias, bias_se = _mean_and_se([d.total_bias_emitted for d in days])
+        z = [d.total_bias_emitted_z for d in days]
+        p_error, p_error_se = _mean_and_se([d.p_estimate - p for d in days])
+        p_z = [(d.p_estimate - p) / d.p_sd for d in days]
+        top10 = [_mean(days, name) for name in ("top10_hourly", "top10_profiled_hourly", "top10_daily")]
+        lines.append(
+            f"| {visitors:,} | {p:.1f} | {k:g} | {len(days)} "
+            f"| {bias_all:+.1%} ({bias_all_se:.1%}) | {bias:+.1%} ({bias_se:.1%}) "
+            f"| {sum(z) / len(z):+.2f} / {_sd(z):.2f} | {p_error:+.4f} ({p_error_se:.4f}) | {_sd(p_z):.2f} "
+            f"| {_mean(days, 'footfall_error_emitted'):.1%} "
+            f"| {top10[0]:.0%} / {top10[1]:.0%} / {top10[2]:.0%} "
+            f"| {_mean(days, 'coverage_emitted_hourly'):.0%} / {_mean(days, 'coverage_emitted_daily'):.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def _seeds(text: str) -> list[int]:
+    """'3' or '1-11'."""
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", default="1000,5000,20000", help="comma-separated traffic levels")
     parser.add_argument("--p", default="0.3,0.5,0.7", help="comma-separated same-group probabilities")
     parser.add_argument("--settings", help="explicit visitors:p list instead of the grid, e.g. 5000:0.5,1000:0.5")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seeds", type=_seeds, default=[1], help="a seed or a range of seeds (days), e.g. 1-11")
     parser.add_argument("--min-members", type=float, help="the fictitious plan's privacy floor k (default: the site's)")
     parser.add_argument("--site", type=Path, default=demo_site()[0], help="site YAML (default: the demo mall)")
     parser.add_argument(
@@ -450,22 +508,28 @@ def main(argv: list[str] | None = None) -> int:
         settings = [(int(v), float(p)) for v, p in (item.split(":") for item in args.settings.split(","))]
     base = load_simulation_parameters(args.simulation) if args.simulation else SimulationParameters()
     site_k = load_site_config(args.site).privacy.fictitious.min_members
-    print(f"site {args.site}, simulation {args.simulation or 'defaults'}, seed {args.seed}\n", flush=True)
+    print(f"site {args.site}, simulation {args.simulation or 'defaults'}\n", flush=True)
     print(header(), flush=True)
+    results = []
     if args.recompare:
         for line in args.json.read_text(encoding="utf-8").splitlines():
             old = json.loads(line)
-            visitors, p, k = old["visitors_per_hour"], old["p"], old["min_members"]
-            metrics = compare(run_folder(args.work, visitors, p, None if k == site_k else k), visitors, p)
+            visitors, p, k, seed = old["visitors_per_hour"], old["p"], old["min_members"], old["seed"]
+            metrics = compare(run_folder(args.work, visitors, p, seed, None if k == site_k else k), visitors, p)
             kept = {key: old[key] for key in ("occurrences", "simulate_seconds", "pipeline_seconds")}
-            print(row(Accuracy(visitors, p, k, **kept, **metrics)), flush=True)
-        return 0
-    for visitors, p in settings:
-        result = measure(args.work, visitors, p, args.seed, args.min_members, args.site, base)
-        print(row(result), flush=True)
-        if args.json:
-            with args.json.open("a", encoding="utf-8") as sink:
-                sink.write(json.dumps(asdict(result)) + "\n")
+            results.append(Accuracy(visitors, p, seed, k, **kept, **metrics))
+            print(row(results[-1]), flush=True)
+    else:
+        for seed in args.seeds:
+            for visitors, p in settings:
+                results.append(measure(args.work, visitors, p, seed, args.min_members, args.site, base))
+                print(row(results[-1]), flush=True)
+                if args.json:
+                    with args.json.open("a", encoding="utf-8") as sink:
+                        sink.write(json.dumps(asdict(results[-1])) + "\n")
+    if len({r.seed for r in results}) > 1:
+        print("\nmany days (mean of the daily figures, with its standard error):\n", flush=True)
+        print(many_days(results), flush=True)
     return 0
 
 
