@@ -19,13 +19,18 @@ def _number(value: float) -> str:
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, unit: str = "") -> str:
-    """Vertical bars, one per label, with the value above each bar."""
+    """Vertical bars, one per label, with the value above each bar.
+
+    A value below 0 is drawn and labelled as 0, so no label says what its bar does not show; a caller whose
+    values can be negative (estimates after a subtraction) says so beside the chart.
+    """
     width, height, left, bottom, top = max(320, 34 * len(labels) + 60), 220, 50, 40, 24
-    peak = max([*values, 1e-9])
+    shown = [max(0.0, value) for value in values]
+    peak = max([*shown, 1e-9])
     slot = (width - left - 10) / max(len(labels), 1)
     parts = [_open(width, height, title)]
-    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
-        bar_height = max(0.0, value) / peak * (height - top - bottom)
+    for index, (label, value) in enumerate(zip(labels, shown, strict=True)):
+        bar_height = value / peak * (height - top - bottom)
         x = left + index * slot
         y = height - bottom - bar_height
         parts.append(

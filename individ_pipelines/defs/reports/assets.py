@@ -64,9 +64,9 @@ def _build(cadence: str, partitions_def: dg.MultiPartitionsDefinition, reports_d
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(html)),
-                "persons_counted": float(sum(data.footfall.column("persons"))),
+                "entries_counted": float(sum(data.footfall.column("entries"))),
                 "flows": len(data.flows.rows),
-                "p_used": data.p_used if data.p_used is not None else float("nan"),
+                "p_used_mean": data.p_used_mean if data.p_used_mean is not None else float("nan"),
             }
         )
 
