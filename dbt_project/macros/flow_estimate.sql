@@ -33,3 +33,27 @@
     greatest(estimated_flow - {{ quantile }} * flow_se, 0) as flow_ci_low,
     estimated_flow + {{ quantile }} * flow_se as flow_ci_high
 {%- endmacro %}
+
+{#- Whether a flow rests on a stand-in for s or p, to be materialized again once its day has the data:
+    s not the day's own fit (int_chance_rate_daily: previous_day or uniform_groups) or p neither the
+    day's own estimate nor an override (reidentification_calibration: previous_day or unavailable). -#}
+{% macro is_provisional(chance_rate_method='chance_rate_method', p_source='p_source') -%}
+    coalesce({{ chance_rate_method }} <> 'far_hour_pairs' or {{ p_source }} not in ('estimate', 'override'), true)
+{%- endmacro %}
+
+{#- Aggregates for a figure summed over hours or camera pairs that may have been stored with different
+    sources for s and p (hours materialized while their day was incomplete): the least settled of them,
+    so that is_provisional of the sum is true when any part is. -#}
+{% macro least_settled_chance_rate_method(column='chance_rate_method') -%}
+    arg_max(
+        {{ column }},
+        case {{ column }} when 'far_hour_pairs' then 0 when 'previous_day' then 1 else 2 end
+    )
+{%- endmacro %}
+
+{% macro least_settled_p_source(column='p_source') -%}
+    arg_max(
+        {{ column }},
+        case when {{ column }} in ('estimate', 'override') then 0 when {{ column }} = 'previous_day' then 1 else 2 end
+    )
+{%- endmacro %}

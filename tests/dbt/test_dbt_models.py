@@ -169,6 +169,41 @@ def test_daily_flow_and_reidentification_rate(mall: tuple[Scenario, Path, Manife
     assert daily == [(2 * len(scenario.camera_ids) ** 2, len(scenario.camera_ids) ** 2)]
 
 
+FLOW_MARTS = ("flow_matrix_hourly", "flow_matrix_hourly_profiled", "flow_matrix_daily", "flow_matrix_zone_daily")
+
+
+def provenance_by_day(warehouse: Path, table: str) -> dict[str, set[tuple[str, str, bool]]]:
+    """site_day -> the distinct (chance_rate_method, p_source, is_provisional) of a flow mart's rows that day."""
+    rows = query(
+        warehouse,
+        f"select distinct cast(site_day as varchar), chance_rate_method, p_source, is_provisional from marts.{table}",
+    )
+    by_day: dict[str, set[tuple[str, str, bool]]] = {}
+    for day, *provenance in rows:
+        by_day.setdefault(day, set()).add(tuple(provenance))  # type: ignore[arg-type]
+    return by_day
+
+
+def test_flows_of_a_day_with_its_own_s_and_p_are_not_provisional(mall: tuple[Scenario, Path, Manifest]) -> None:
+    _, warehouse, _ = mall
+    settled = {("far_hour_pairs", "estimate", False)}
+    for table in FLOW_MARTS:
+        assert provenance_by_day(warehouse, table) == {"2026-11-20": settled}, table
+    # The hourly flows carry their day's sources of s and p as fitted.
+    ((mismatches,),) = query(
+        warehouse,
+        """
+        select count(*)
+        from marts.flow_matrix_hourly as flows
+        inner join intermediate.int_chance_rate_daily as rate using (site_day)
+        inner join marts.reidentification_calibration as calibration
+            on flows.site_day = calibration.site_day and calibration.calibration_scope = 'all_stores'
+        where flows.chance_rate_method <> rate.chance_rate_method or flows.p_source <> calibration.p_source
+        """,
+    )
+    assert mismatches == 0
+
+
 def test_zone_flow_intervals_come_from_the_spread_of_blocks_of_groups(mall: tuple[Scenario, Path, Manifest]) -> None:
     """The zone mart's standard error, recomputed here from its K blocks of groups: the spread of the blocks'
     M_b - B_b, plus the uncertainty of s and p as in the camera matrix; blocks add up to the zone's counts."""
@@ -337,6 +372,9 @@ def test_flow_with_p_one_and_no_chance_collisions_is_exact(
         if key[:2] not in {("entrance-0", "corridor-0"), ("corridor-0", "store-0-in")}
     ]
     assert max(abs(value) for value in others) < 0.1
+    # Three hours hold no hour pair 5 h apart: s is the uniform-groups stand-in (sd 0), p the override.
+    for table in FLOW_MARTS:
+        assert provenance_by_day(warehouse, table) == {"2026-11-20": {("uniform_groups", "override", True)}}, table
 
 
 def hour_varying_scenario() -> Scenario:
@@ -440,6 +478,86 @@ def test_p_sd_widens_to_the_jackknife_over_hours_when_pairs_scatter_more_than_po
         assert p_sd == pytest.approx(np.hypot(poisson, chance_part[scope]), rel=1e-9)
 
 
+EVENING = 11  # 17:00 UTC: a scenario from there runs past midnight into a second site day of three hours
+
+
+def test_flows_are_provisional_while_s_or_p_is_a_stand_in(
+    tmp_path: Path, manifest: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten hours from 17:00 UTC: the first day (7 hours) fits its own s; the second (3 hours) has no hour pair
+    5 h apart, so it borrows the first day's s. A stand-in for p alone, then for both, marks the flows
+    provisional, and a day whose hours were stored with stand-ins stays provisional until all of them are
+    materialized again."""
+    scenario = generate(
+        start=START + dt.timedelta(hours=EVENING), hours=10, visitors_per_hour=400, keep=0.7071, min_members=1.0, seed=3
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_warehouse(scenario, warehouse)
+    flows = "+flow_matrix_hourly_profiled +flow_matrix_zone_daily"
+    run_dbt("run", manifest, warehouse, EVENING, 10, monkeypatch, select=flows)
+    first, second = "2026-11-20", "2026-11-21"
+    rates = {
+        str(row[0]): row[1:]
+        for row in query(
+            warehouse,
+            "select site_day, chance_rate_method, chance_rate, chance_rate_sd from intermediate.int_chance_rate_daily",
+        )
+    }
+    assert rates[first][0] == "far_hour_pairs" and rates[second][0] == "previous_day"
+    assert rates[second][1:] == rates[first][1:]  # the first day's s and its sd
+    for table in FLOW_MARTS:
+        by_day = provenance_by_day(warehouse, table)
+        assert by_day[first] == {("far_hour_pairs", "estimate", False)}, table
+        assert by_day[second] == {("previous_day", "estimate", True)}, table
+
+    # No p on either day (too few door-ins for an estimate, none the day before): provisional by p alone.
+    run_dbt(
+        "run", manifest, warehouse, EVENING, 10, monkeypatch, select=flows, variables={"p_estimate_min_door_ins": 1e9}
+    )
+    for table in FLOW_MARTS:
+        by_day = provenance_by_day(warehouse, table)
+        assert by_day[first] == {("far_hour_pairs", "unavailable", True)}, table
+        assert by_day[second] == {("previous_day", "unavailable", True)}, table
+    assert query(warehouse, "select count(estimated_flow) from marts.flow_matrix_hourly") == [(0,)]
+
+    # Every stand-in: no s fit anywhere (s = 1/G, sd 0), and too few door-ins on the second day for its own p.
+    door_ins = dict(
+        query(
+            warehouse,
+            "select cast(site_day as varchar), door_in_net_of_doubles from marts.reidentification_calibration"
+            " where calibration_scope = 'all_stores'",
+        )
+    )
+    assert door_ins[first] > door_ins[second]
+    stand_ins = {"chance_fit_min_hour_gap": 99, "p_estimate_min_door_ins": (door_ins[first] + door_ins[second]) / 2}
+    run_dbt("run", manifest, warehouse, EVENING, 10, monkeypatch, select=flows, variables=stand_ins)
+    for table in FLOW_MARTS:
+        by_day = provenance_by_day(warehouse, table)
+        assert by_day[first] == {("uniform_groups", "estimate", True)}, table
+        assert by_day[second] == {("uniform_groups", "previous_day", True)}, table
+    ((largest_sd, rate),) = query(
+        warehouse, "select max(chance_rate_sd), max(chance_rate) from marts.flow_matrix_hourly"
+    )
+    assert largest_sd == 0 and rate == pytest.approx(1 / scenario.n_groups)
+    p_used = dict(
+        query(warehouse, "select cast(site_day as varchar), any_value(p_used) from marts.flow_matrix_daily group by 1")
+    )
+    assert p_used[second] == p_used[first]  # the first day's p
+
+    # One hour of the first day materialized again with the data complete: that hour is settled, the day's
+    # sums still hold the other hours' stand-ins.
+    run_dbt("run", manifest, warehouse, EVENING + 2, 1, monkeypatch, select=flows)
+    hours = query(
+        warehouse,
+        "select hour(hour_start), chance_rate_method, p_source, is_provisional from marts.flow_matrix_hourly"
+        " where site_day = '2026-11-20' group by all",
+    )
+    assert {(hour, *rest) for hour, *rest in hours if hour == 19} == {(19, "far_hour_pairs", "estimate", False)}
+    assert all(rest == ["uniform_groups", "estimate", True] for hour, *rest in hours if hour != 19)
+    for table in ("flow_matrix_hourly_profiled", "flow_matrix_daily", "flow_matrix_zone_daily"):
+        assert provenance_by_day(warehouse, table)[first] == {("uniform_groups", "estimate", True)}, table
+
+
 def test_every_model_and_column_is_documented(mall: tuple[Scenario, Path, Manifest]) -> None:
     _, warehouse, manifest = mall
     models = [node for node in manifest.nodes.values() if node.resource_type == "model"]
@@ -457,6 +575,9 @@ def test_every_model_and_column_is_documented(mall: tuple[Scenario, Path, Manife
         }
         assert actual, f"{node.name} was not built"
         assert actual <= documented, f"{node.name}: undocumented columns {sorted(actual - documented)}"
+        assert set(node.columns) <= actual, (
+            f"{node.name}: documents missing columns {sorted(set(node.columns) - actual)}"
+        )
 
 
 DOUBLE_COUNT_RATE = 0.05

@@ -5,6 +5,8 @@
 --   Var(F) = [sum Var(M_h) + (sum dB_h/ds)^2 sd_s^2] / (p - s)^2 + F^2 sd_p^2 / (p - s)^2
 -- The hours' excess is already net of the sensor's double counts (flow_matrix_hourly: scaled by the day's
 -- factor c, the same in every hour); c's uncertainty is common to the hours and adds F^2 (sd_c / c)^2.
+-- chance_rate_method and p_source are the least settled of the stored hours' (an hour materialized while its
+-- day was incomplete keeps its stand-in s or p until it is materialized again), so is_provisional is any hour's.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -35,6 +37,8 @@ daily as (
         any_value(p_sd) as p_sd,
         any_value(chance_rate) as chance_rate,
         any_value(chance_rate_sd) as chance_rate_sd,
+        {{ least_settled_chance_rate_method() }} as chance_rate_method,
+        {{ least_settled_p_source() }} as p_source,
         any_value(max_lag_minutes) as max_lag_minutes
     from {{ ref('flow_matrix_hourly') }}
     where site_day between (select first_day from run) and (select last_day from run)
@@ -71,14 +75,17 @@ select
     estimated_flow,
     {{ flow_interval_columns() }},
     flow_se,
+    {{ is_provisional() }} as is_provisional,
     cast(same_group_pairs as bigint) as same_group_pairs,
     chance_expectation,
     excess_pairs,
     cast(time_pairs as bigint) as time_pairs,
     p_used,
     p_sd,
+    p_source,
     chance_rate,
     chance_rate_sd,
+    chance_rate_method,
     pair_count_variance,
     chance_rate_sensitivity,
     cast(origin_real_passes as bigint) as origin_real_passes,

@@ -12,6 +12,7 @@
 -- (original, double) pairs themselves (int_double_count_pairs), is removed first:
 --   excess_pairs = c (M - B - X),  X = (M_L - B_L) if A = B else 0,  estimated_flow = excess_pairs / (p - s)
 -- same_group_pairs and chance_expectation stay the raw M and B. c's uncertainty adds F^2 Var(c) / c^2.
+-- is_provisional: s or p of the hour's day is a stand-in (chance_rate_method, p_source; macro is_provisional).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -41,6 +42,8 @@ components as (
         components.* exclude (chance_rate_sensitivity, direct_chance_rate_sensitivity),
         p_by_day.p_used,
         p_by_day.p_sd,
+        p_by_day.p_source,
+        p_by_day.chance_rate_method,
         case
             when components.origin_idx = components.destination_idx and origin_doubles.is_corrected
                 then coalesce(self_pairs.excess_pairs, 0)
@@ -113,14 +116,17 @@ select
     with_se.estimated_flow,
     {{ flow_interval_columns() }},
     with_se.flow_se,
+    {{ is_provisional('with_se.chance_rate_method', 'with_se.p_source') }} as is_provisional,
     with_se.same_group_pairs,
     with_se.chance_expectation,
     with_se.excess_pairs,
     with_se.time_pairs,
     with_se.p_used,
     with_se.p_sd,
+    with_se.p_source,
     with_se.chance_rate,
     with_se.chance_rate_sd,
+    with_se.chance_rate_method,
     with_se.chance_rate_sensitivity,
     with_se.pair_count_variance,
     with_se.direct_same_group_pairs,

@@ -90,20 +90,26 @@ candidates_se as (
 
 -- A pair whose later lags carry most of its excess (a store's door in -> door out) gains nothing from
 -- its few direct pairs: the lag profile is used where its variance over the day is the smaller one.
+-- Every hour's figure depends on the pair's whole day (r, this choice), so the sources of s and p shown
+-- are the least settled of the day's hours.
 choice as (
     select
         site_day,
         origin_camera_id,
         destination_camera_id,
-        coalesce(sum(power(profiled_flow_se, 2)) < sum(power(flow_se, 2)), false) as use_profile
+        coalesce(sum(power(profiled_flow_se, 2)) < sum(power(flow_se, 2)), false) as use_profile,
+        {{ least_settled_chance_rate_method() }} as chance_rate_method,
+        {{ least_settled_p_source() }} as p_source
     from candidates_se
     group by all
 ),
 
 final as (
     select
-        candidates_se.* exclude (estimated_flow, flow_se),
+        candidates_se.* exclude (estimated_flow, flow_se, chance_rate_method, p_source),
         choice.use_profile,
+        choice.chance_rate_method,
+        choice.p_source,
         candidates_se.estimated_flow as full_window_flow,
         case when choice.use_profile then candidates_se.profiled_flow else candidates_se.estimated_flow end
             as estimated_flow,
@@ -129,6 +135,7 @@ select
     estimated_flow,
     {{ flow_interval_columns() }},
     flow_se,
+    {{ is_provisional() }} as is_provisional,
     case when use_profile then 'lag_profile' else 'full_window' end as estimator,
     case when use_profile then profile_ratio end as profile_ratio,
     full_window_flow,
@@ -138,7 +145,9 @@ select
     direct_chance_expectation,
     direct_excess_pairs,
     p_used,
+    p_source,
     chance_rate,
+    chance_rate_method,
     max_lag_minutes,
     direct_lag_minutes
 from final

@@ -13,6 +13,7 @@
 -- times c^2, the zone's double-count factor (the camera pairs' c weighted by their M: c is 0.97-0.99
 -- and nearly the same for all of them), to which the uncertainty of s and p is added as in the camera
 -- matrix. With K - 1 degrees of freedom the interval takes Student's t quantile (interval_blocks_t).
+-- chance_rate_method and p_source are the least settled of the camera pairs' days (flow_matrix_daily).
 with run as (
     select * from {{ ref('int_run_window') }}
 ),
@@ -32,7 +33,9 @@ daily as (
         any_value(p_used) as p_used,
         any_value(p_sd) as p_sd,
         any_value(chance_rate) as chance_rate,
-        any_value(chance_rate_sd) as chance_rate_sd
+        any_value(chance_rate_sd) as chance_rate_sd,
+        {{ least_settled_chance_rate_method() }} as chance_rate_method,
+        {{ least_settled_p_source() }} as p_source
     from {{ ref('flow_matrix_daily') }}
     where site_day between (select first_day from run) and (select last_day from run)
     group by all
@@ -88,9 +91,12 @@ select
     estimated_flow,
     {{ flow_interval_columns(quantile=var('interval_blocks_t')) }},
     flow_se,
+    {{ is_provisional() }} as is_provisional,
     cast(same_group_pairs as bigint) as same_group_pairs,
     chance_expectation,
     excess_pairs,
     p_used,
-    chance_rate
+    p_source,
+    chance_rate,
+    chance_rate_method
 from with_se
