@@ -28,12 +28,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sensors.hardening import disable_core_dumps
     from sensors.logs import configure_logging
     from sensors.service import create_service
     from sensors.settings import load_sensor_config
 
     config = load_sensor_config(args.config)
     configure_logging(config.settings.log_format, 10 if getattr(args, "verbose", False) else 20)
+    disable_core_dumps()  # before the site secret, any frame or feature is in memory
     service = create_service(config, args.data)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
