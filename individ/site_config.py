@@ -10,7 +10,7 @@ import zoneinfo
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -35,6 +35,10 @@ class CameraRole(StrEnum):
     STORE_DOOR_IN = "store_door_in"
     STORE_DOOR_OUT = "store_door_out"
     CORRIDOR = "corridor"
+
+
+# The crossing direction of a pass (event contract v1's ``direction`` column).
+Direction = Literal["in", "out", "unknown"]
 
 
 class Point(_Strict):
@@ -67,6 +71,9 @@ class Camera(_Strict):
     counting_line: CountingLine | None = None
     # Expected passes per hour, one figure or 24 figures by local hour; drives the fictitious plan.
     expected_passes_per_hour: float | list[float] = 0.0
+    # Shares of fictitious rows per direction, e.g. {in: 0.85, out: 0.05, unknown: 0.1}; fixed in advance so that
+    # a row's direction says nothing certain about its kind. None: by role (individ.fictitious.direction_mix).
+    fictitious_directions: dict[Direction, float] | None = None
 
     @field_validator("expected_passes_per_hour")
     @classmethod
@@ -77,6 +84,20 @@ class Camera(_Strict):
         if min(values) < 0:
             raise ValueError("expected passes cannot be negative")
         return value
+
+    @model_validator(mode="after")
+    def _direction_mix(self) -> Self:
+        mix = self.fictitious_directions
+        if mix is None:
+            return self
+        if min(mix.values(), default=0.0) < 0 or abs(sum(mix.values()) - 1.0) > 1e-6:
+            raise ValueError("fictitious_directions: give shares of at least 0 that add up to 1")
+        if self.counting_line is None and (mix.get("in", 0.0) > 0 or mix.get("out", 0.0) > 0):
+            raise ValueError(
+                "fictitious_directions: without a counting_line every real pass is 'unknown': "
+                "set in and out to 0, or add a counting_line"
+            )
+        return self
 
     def expected_passes(self, local_hour: int) -> float:
         value = self.expected_passes_per_hour

@@ -3,19 +3,33 @@
 Time here is each camera's own clock (the time of its latest frame; the wall clock for live sources),
 so a video file processed faster than real time still gets whole windows and minutes.
 
-* Occurrences: timestamps floored to whole seconds; rows are shuffled when a segment is written.
+* Occurrences, real and fictitious alike, leave by closed time slices only: at every clock step the
+  writer gets every row timed before (clock - release hold), and no later row. A real pass reaches the
+  emitter when its track ends, seconds after its time; a fictitious one is due when its time comes. Released
+  by their time after a hold longer than any pass takes (the pipeline hands on every pass within half the
+  hold), both land in the segment of their time slice, so the segment a row is in says nothing about its
+  kind. A pass that still arrives after its slice left is dropped and counted
+  (``individ_sensor_late_passes_dropped_total``), never put into a later slice where it would stand out.
+  Timestamps are floored to whole seconds; rows are shuffled when a segment is written.
 * Fictitious persons: for each camera-hour a plan fixed in advance from the camera's expected traffic
-  (``individ.fictitious``), drawn when the hour starts and emitted as their times pass, as ordinary
-  occurrence rows. Times before the camera started are never emitted (and no heartbeat covers them).
+  (``individ.fictitious``), drawn when the camera's clock enters the hour and spread over the part of the
+  hour the camera covers (from its start, so the hour it starts in gets the whole floor). At a clean close
+  the planned rows not yet due are re-timed into the part of the hour not yet released, so the hour it
+  stops in gets the whole floor too. Directions come from the camera's mix fixed in advance.
 * Demographics: counted per camera and window, and released only when the window has ended, after the
   small-cell policy; nothing links a count to an occurrence's time.
 * Heartbeats: one row per camera-minute with the counters, the frame-to-deletion latency p50/p99, the
-  fictitious plan (lambda per group) of that hour, the stream status and the LSH key epoch.
+  fictitious plan (lambda per group) of that hour, the stream status and the LSH key epoch; released with
+  the occurrences of that minute, so a heartbeat still means every occurrence before its minute's end has
+  left (the landing zone's watermark).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -25,14 +39,24 @@ from typing import Any
 import numpy as np
 
 from individ.contract import Stream
-from individ.fictitious import draw_fictitious_hour, plan_per_group
-from individ.site_config import Camera, CameraRole, PrivacyParameters, SmallCellPolicy
+from individ.fictitious import (
+    DEFAULT_RELEASE_HOLD_SECONDS,
+    direction_mix,
+    draw_directions,
+    draw_fictitious_hour,
+    plan_per_group,
+    retime_offsets,
+)
+from individ.site_config import Camera, Direction, PrivacyParameters, SmallCellPolicy
 from sensors.metrics import SensorMetrics
 from sensors.sources import FrameCounters
 from sensors.writer import BufferedWriter
 
+log = logging.getLogger(__name__)
+
 Cell = tuple[str, str]  # (age_band, gender)
 UNKNOWN_CELL: Cell = ("unknown", "unknown")
+HOUR = dt.timedelta(hours=1)
 
 
 def apply_small_cell_policy(counts: Mapping[Cell, int], policy: SmallCellPolicy, min_size: int) -> dict[Cell, int]:
@@ -73,10 +97,17 @@ class _MinuteStats:
 
 @dataclass
 class _FictitiousHour:
+    """One camera-hour's planned fictitious rows, sorted by time; those before ``next_index`` have left."""
+
     hour: dt.datetime
     times: list[dt.datetime]
     groups: list[int]
+    directions: list[str]
     next_index: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.next_index >= len(self.times)
 
 
 class _CameraLedger:
@@ -85,12 +116,16 @@ class _CameraLedger:
     def __init__(self, camera: Camera, counters: FrameCounters) -> None:
         self.camera = camera
         self.counters = counters
+        self.directions: dict[Direction, float] = direction_mix(camera)
         self.started: dt.datetime | None = None  # the camera's first clock value
         self.clock: dt.datetime | None = None
+        self.released: dt.datetime | None = None  # every row timed before this has left, and no later one
+        self.held: list[tuple[dt.datetime, int, dict[str, Any]]] = []  # real rows waiting: a heap by time
+        self.plans: list[_FictitiousHour] = []  # drawn hours with rows still to leave
+        self.next_hour: dt.datetime | None = None  # the next hour to draw a plan for
         self.minutes: dict[dt.datetime, _MinuteStats] = {}
         self.window: dict[Cell, int] = Counter()
         self.window_start: dt.datetime | None = None
-        self.fictitious: _FictitiousHour | None = None
         self.closed = False
 
     def minute(self, when: dt.datetime) -> _MinuteStats:
@@ -111,8 +146,10 @@ class Emitter:
         stream_status: Callable[[str], str],
         key_epoch: Callable[[dt.datetime], int],
         rng: np.random.Generator | None = None,
+        release_hold: dt.timedelta = dt.timedelta(seconds=DEFAULT_RELEASE_HOLD_SECONDS),
     ) -> None:
         self.privacy = privacy
+        self.release_hold = release_hold
         self.timezone = timezone
         self.writer = writer
         self.metrics = metrics
@@ -121,13 +158,20 @@ class Emitter:
         self._rng = rng or np.random.default_rng()
         self._lock = threading.RLock()
         self._ledgers = {camera.id: _CameraLedger(camera, counters[camera.id]) for camera in cameras}
+        self._arrivals = itertools.count()  # tie-break for real rows with equal times
 
     # -- EventSink ---------------------------------------------------------------------------------
 
     def occurrence(self, camera_id: str, observed_at: dt.datetime, group_id: int, direction: str) -> None:
+        """A real pass: held until its time slice is released, or dropped if that slice has already left."""
         with self._lock:
             ledger = self._ledgers[camera_id]
-            self.writer.add(Stream.OCCURRENCES, [self._occurrence_row(camera_id, observed_at, group_id, direction)])
+            row = self._occurrence_row(camera_id, observed_at, group_id, direction)
+            when = row["observed_at"]
+            if ledger.closed or (ledger.released is not None and when < ledger.released):
+                self._drop_late(ledger, when)
+                return
+            heapq.heappush(ledger.held, (when, next(self._arrivals), row))
             ledger.minute(ledger.clock or observed_at).occurrences_emitted += 1
 
     def demographic(self, camera_id: str, when: dt.datetime, age_band: str, gender: str) -> None:
@@ -153,14 +197,16 @@ class Emitter:
             self._advance(self._ledgers[camera_id], now)
 
     def close(self, camera_id: str, include_partial_window: bool) -> None:
-        """The camera is done: emit what is due up to its clock, its last partial minute and (optionally) window."""
+        """The camera is done: re-time the rest of its plan into what it covered, release every row, write its last
+        partial minute and (optionally) window."""
         with self._lock:
             ledger = self._ledgers[camera_id]
             if ledger.closed or ledger.clock is None:
                 ledger.closed = True
                 return
             now = ledger.clock
-            self._emit_fictitious(ledger, now, inclusive=True)
+            self._retime_rest_of_plan(ledger, floor_seconds(now))
+            self._release(ledger, None)
             self._close_minutes(ledger, now + dt.timedelta(minutes=1))
             if include_partial_window:
                 self._close_window(ledger)
@@ -174,16 +220,52 @@ class Emitter:
             return
         if ledger.started is None:
             ledger.started = now
+            ledger.released = floor_seconds(now)
             ledger.window_start = _floor(now, self.privacy.demographics_window_minutes)
         ledger.clock = now
-        self._emit_fictitious(ledger, now, inclusive=False)
-        assert ledger.window_start is not None
+        self._draw_plans(ledger, now)
+        assert ledger.released is not None and ledger.window_start is not None
+        self._release(ledger, max(ledger.released, floor_seconds(now) - self.release_hold))
         window = dt.timedelta(minutes=self.privacy.demographics_window_minutes)
         if now >= ledger.window_start + window:
             self._close_window(ledger)
             ledger.window.clear()
             ledger.window_start = _floor(now, self.privacy.demographics_window_minutes)
-        self._close_minutes(ledger, _floor(now, 1))
+        self._close_minutes(ledger, _floor(ledger.released, 1))  # a minute's heartbeat leaves with its rows
+
+    # -- release by time slices ----------------------------------------------------------------------
+
+    def _release(self, ledger: _CameraLedger, cutoff: dt.datetime | None) -> None:
+        """Hand the writer every row timed before ``cutoff`` (None: every row), fictitious and real in one batch."""
+        rows = []
+        for plan in ledger.plans:
+            while not plan.done and (cutoff is None or plan.times[plan.next_index] < cutoff):
+                index = plan.next_index
+                plan.next_index += 1
+                when = plan.times[index]
+                rows.append(self._occurrence_row(ledger.camera.id, when, plan.groups[index], plan.directions[index]))
+                ledger.minute(when).fictitious_emitted += 1
+        ledger.plans = [plan for plan in ledger.plans if not plan.done]
+        fictitious = len(rows)
+        while ledger.held and (cutoff is None or ledger.held[0][0] < cutoff):
+            rows.append(heapq.heappop(ledger.held)[2])
+        if cutoff is not None:
+            ledger.released = cutoff
+        if rows:
+            self.writer.add(Stream.OCCURRENCES, rows)
+            self.metrics.occurrences.labels("fictitious").inc(fictitious)
+            self.metrics.occurrences.labels("real").inc(len(rows) - fictitious)
+
+    def _drop_late(self, ledger: _CameraLedger, when: dt.datetime) -> None:
+        """A pass whose slice has left would stand out in a later segment: drop it, loudly but without its data."""
+        self.metrics.late_passes_dropped.inc()
+        late = (ledger.released - when).total_seconds() if ledger.released is not None else 0.0
+        log.warning(
+            "a pass reached the emitter %.0f s after its time slice was released: dropped "
+            "(raise sensor.emission.release_hold_seconds if this repeats)",
+            late,
+            extra={"camera_id": ledger.camera.id},
+        )
 
     # -- fictitious persons --------------------------------------------------------------------------
 
@@ -192,53 +274,42 @@ class Emitter:
         local_hour = hour.astimezone(self.timezone).hour
         return plan_per_group(camera.expected_passes(local_hour), self.privacy.fictitious.min_members)
 
-    def _emit_fictitious(self, ledger: _CameraLedger, now: dt.datetime, inclusive: bool) -> None:
-        """Emit every planned fictitious occurrence whose time has come, hour by hour."""
+    def _draw_plans(self, ledger: _CameraLedger, now: dt.datetime) -> None:
+        """Draw the plan of every hour the clock has entered; the first hour's over the part after the start."""
         assert ledger.started is not None
-        while True:
-            hour = _floor(now, 60)
-            plan = ledger.fictitious
-            if plan is None or plan.hour < hour:
-                if plan is not None:
-                    self._emit_planned(ledger, plan, plan.hour + dt.timedelta(hours=1), inclusive=False)
-                ledger.fictitious = self._draw(ledger.camera, hour)
-                continue
-            self._emit_planned(ledger, plan, now, inclusive)
-            return
+        if ledger.next_hour is None:
+            first = _floor(ledger.started, 60)
+            covered_from = int((floor_seconds(ledger.started) - first).total_seconds())
+            ledger.plans.append(self._draw(ledger, first, covered_from))
+            ledger.next_hour = first + HOUR
+        while ledger.next_hour <= now:
+            ledger.plans.append(self._draw(ledger, ledger.next_hour, 0))
+            ledger.next_hour += HOUR
 
-    def _draw(self, camera: Camera, hour: dt.datetime) -> _FictitiousHour:
-        per_group = self.plan_for_hour(camera, hour)
-        offsets, groups = draw_fictitious_hour(self._rng, per_group, self.privacy.groups)
+    def _draw(self, ledger: _CameraLedger, hour: dt.datetime, covered_from: int) -> _FictitiousHour:
+        per_group = self.plan_for_hour(ledger.camera, hour)
+        offsets, groups = draw_fictitious_hour(self._rng, per_group, self.privacy.groups, covered_from)
         times = [hour + dt.timedelta(seconds=int(s)) for s in offsets]
-        return _FictitiousHour(hour, times, [int(g) for g in groups])
+        directions = draw_directions(self._rng, ledger.directions, len(times))
+        return _FictitiousHour(hour, times, [int(g) for g in groups], directions)
 
-    def _emit_planned(self, ledger: _CameraLedger, plan: _FictitiousHour, until: dt.datetime, inclusive: bool) -> None:
-        assert ledger.started is not None
-        rows = []
-        start = floor_seconds(ledger.started)
-        while plan.next_index < len(plan.times):
-            when = plan.times[plan.next_index]
-            if when > until or (when == until and not inclusive):
-                break
-            plan.next_index += 1
-            if when < start:
-                continue  # the sensor was not watching then: no real person could have been seen either
-            group = plan.groups[plan.next_index - 1]
-            rows.append(self._occurrence_row(ledger.camera.id, when, group, self._fictitious_direction(ledger.camera)))
-            ledger.minute(when).fictitious_emitted += 1
-        if rows:
-            self.writer.add(Stream.OCCURRENCES, rows)
-            self.metrics.occurrences.labels(ledger.camera.id, "fictitious").inc(len(rows))
+    def _retime_rest_of_plan(self, ledger: _CameraLedger, last: dt.datetime) -> None:
+        """Move planned rows timed after ``last`` (the stop) into the part of their hour not yet released.
 
-    def _fictitious_direction(self, camera: Camera) -> str:
-        """The direction a real pass at this camera most likely has, so fictitious rows blend in."""
-        if camera.counting_line is None:
-            return "unknown"
-        if camera.role in (CameraRole.ENTRANCE, CameraRole.STORE_DOOR_IN):
-            return "in"
-        if camera.role in (CameraRole.EXIT, CameraRole.STORE_DOOR_OUT):
-            return "out"
-        return "in" if self._rng.random() < 0.5 else "out"
+        Their hour's cells then still get the whole floor; the part already released cannot take rows any more
+        (a row there would stand out in the last segment). Only ``close`` calls it, and then releases every row,
+        so the plan's order need not be kept."""
+        assert ledger.released is not None
+        for plan in ledger.plans:
+            rest = [i for i in range(plan.next_index, len(plan.times)) if plan.times[i] > last]
+            if not rest:
+                continue
+            first = max(plan.hour, ledger.released)
+            offsets = retime_offsets(
+                self._rng, len(rest), int((first - plan.hour).total_seconds()), int((last - plan.hour).total_seconds())
+            )
+            for index, offset in zip(rest, offsets, strict=True):
+                plan.times[index] = plan.hour + dt.timedelta(seconds=int(offset))
 
     # -- demographics and heartbeats -----------------------------------------------------------------
 

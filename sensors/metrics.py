@@ -1,6 +1,12 @@
 """Prometheus metrics of one sensor service: counts, states and latencies, never anything about a person.
 
 Each service owns its registry so that several services (tests) can live in one process.
+
+Metrics are scraped every few seconds and kept: a per-camera count of persons or real passes at that
+resolution would say when a real person passed a camera, which the occurrence rows (mixed with
+fictitious ones) must not. So person detections and occurrences are site totals (occurrences counted as
+they are released, by time slice), there is no gauge of live tracks, and only health (frames, stream
+state, errors) is per camera.
 """
 
 from __future__ import annotations
@@ -24,10 +30,15 @@ class SensorMetrics:
             "individ_sensor_frames_processed", "Frames run through the pipeline", ["camera"], registry=r
         )
         self.persons_detected = Counter(
-            "individ_sensor_persons_detected", "Person detections in processed frames", ["camera"], registry=r
+            "individ_sensor_persons_detected", "Person detections in processed frames, all cameras", registry=r
         )
         self.occurrences = Counter(
-            "individ_sensor_occurrences", "Occurrence events produced", ["camera", "kind"], registry=r
+            "individ_sensor_occurrences", "Occurrence rows released to the writer, all cameras", ["kind"], registry=r
+        )
+        self.late_passes_dropped = Counter(
+            "individ_sensor_late_passes_dropped",
+            "Passes that reached the emitter after their time slice was released (raise the release hold)",
+            registry=r,
         )
         self.passes_without_features = Counter(
             "individ_sensor_passes_without_features",
@@ -55,7 +66,6 @@ class SensorMetrics:
             registry=r,
         )
         self.camera_up = Gauge("individ_sensor_camera_up", "1 if the camera delivers frames", ["camera"], registry=r)
-        self.active_tracks = Gauge("individ_sensor_active_tracks", "Tracks alive", ["camera"], registry=r)
         self.landing_zone_writable = Gauge(
             "individ_sensor_landing_zone_writable", "0 while writing segments fails", registry=r
         )

@@ -8,8 +8,9 @@ track stops being analysed once its age band and gender each have ``demographic_
 confident samples. So the work per frame is the detector plus a fixed number of analyses whatever
 the crowd, and everybody still gets a turn. A track's samples are averaged while it lives, for at
 most ``max_feature_age_seconds``; then its group is assigned, its demographic vote is handed to the
-window aggregator and every feature is overwritten with zeros and dropped. When the track ends it
-yields one occurrence (time, camera, group, direction). The frame itself is zeroed when the frame is
+window aggregator and every feature is overwritten with zeros and dropped. When the track ends (or, for
+a person lingering after crossing the counting line, at the pass deadline) it yields one occurrence
+(time, camera, group, direction). The frame itself is zeroed when the frame is
 done. Nothing in here is written anywhere: events go to the ``EventSink``.
 """
 
@@ -178,6 +179,7 @@ class CameraPipeline:
         sink: EventSink,
         tracking: TrackingSettings,
         metrics: SensorMetrics,
+        pass_deadline_seconds: float | None = None,
     ) -> None:
         self.camera = camera
         self.models = models
@@ -185,7 +187,7 @@ class CameraPipeline:
         self.sink = sink
         self.settings = tracking
         self.metrics = metrics
-        self.tracker = Tracker(tracking, camera.counting_line)
+        self.tracker = Tracker(tracking, camera.counting_line, pass_deadline_seconds)
         self._tracks: dict[int, _TrackState] = {}
         self._timer = StageTimer(metrics)
         self.last_frame_at: dt.datetime | None = None
@@ -206,7 +208,12 @@ class CameraPipeline:
         """End every live track (the source ended or the service stops) and emit their passes."""
         passes, discarded = self.tracker.finish()
         self._close(passes, discarded)
-        self.metrics.active_tracks.labels(self.camera.id).set(0)
+
+    def expire_tracks(self, now: dt.datetime) -> None:
+        """Hand on the passes due at ``now`` while no frame arrives (a stalled live stream): lost tracks and
+        crossings at their deadline still reach the emitter within its release hold."""
+        passes, discarded = self.tracker.expire(now)
+        self._close(passes, discarded)
 
     # -- stages --------------------------------------------------------------------------------------
 
@@ -219,7 +226,7 @@ class CameraPipeline:
         t = self._timer.record("detect", t)
         self._last_persons = len(detections)
         self.metrics.frames_processed.labels(self.camera.id).inc()
-        self.metrics.persons_detected.labels(self.camera.id).inc(len(detections))
+        self.metrics.persons_detected.inc(len(detections))
         height, width = image.shape[:2]
         update = self.tracker.update(detections.xyxy, when, (width, height))
         t = self._timer.record("track", t)
@@ -233,7 +240,6 @@ class CameraPipeline:
         self._timer.record("demographics", t)
         self.expire_features(when)
         self._close(update.ended, update.discarded)
-        self.metrics.active_tracks.labels(self.camera.id).set(self.tracker.active)
 
     def expire_features(self, when: dt.datetime | None = None) -> None:
         """Assign and delete the features of every track that has held them for the maximum age.
@@ -336,4 +342,3 @@ class CameraPipeline:
                 self.metrics.passes_without_features.labels(self.camera.id).inc()
                 continue
             self.sink.occurrence(self.camera.id, person.observed_at, state.group_id, person.direction)
-            self.metrics.occurrences.labels(self.camera.id, "real").inc()

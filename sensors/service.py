@@ -1,11 +1,14 @@
 """The sensor service: one reader and one processor thread per camera, a main loop that keeps time.
 
-The main thread advances live cameras' clocks, flushes segments every flush interval, saves the LSH
+The main thread advances live cameras' clocks, flushes segments every flush interval (each holds the
+time slices the emitter released since the last flush, ``sensors.emitter``), saves the LSH
 calibration aggregates every hour (``sensors.privacy.calibration``), updates the health state and waits for
 the end: a stop request (SIGTERM/SIGINT), ``max_seconds``, or every camera finished (video files and
-image folders end). At the end every open track is closed, every camera's partial minute (and, by policy,
-partial demographics window) is emitted, the calibration is saved and all buffered rows are written; if
-the landing zone still refuses them the exit code says so.
+image folders end). At the end every open track is closed, the rest of each camera's fictitious plan for the
+hour is re-timed into the part not yet released, every held row and each camera's partial minute (and, by
+policy, partial demographics window) is emitted, the calibration is saved and all buffered rows are written;
+if the landing zone still refuses them the exit code says so. A crash (SIGKILL, power loss) skips all that:
+the held rows and the rest of the hour's plan are lost, so that hour's cells can fall below the floor.
 """
 
 from __future__ import annotations
@@ -54,11 +57,19 @@ _CALIBRATION_SAVE_SECONDS = 3600.0
 class _Camera:
     """One camera's moving parts."""
 
-    def __init__(self, camera: Camera, reader: CameraReader, pipeline: CameraPipeline, frames: queue.Queue) -> None:
+    def __init__(
+        self,
+        camera: Camera,
+        reader: CameraReader,
+        pipeline: CameraPipeline,
+        frames: queue.Queue,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         self.camera = camera
         self.reader = reader
         self.pipeline = pipeline
         self.frames = frames
+        self.clock = clock
         self.live = reader.kind is SourceKind.STREAM
         self.processor = threading.Thread(target=self._run, name=f"processor-{camera.id}", daemon=True)
         self.done = threading.Event()
@@ -72,6 +83,8 @@ class _Camera:
                     frame: Frame | None = self.frames.get(timeout=_IDLE_CHECK_SECONDS)
                 except queue.Empty:
                     self.pipeline.expire_features()  # no frames: features must still not outlive their bound
+                    if self.live:  # a stalled stream's passes must still reach the emitter within its hold
+                        self.pipeline.expire_tracks(self.clock())
                     continue
                 if frame is None:
                     self.frames.task_done()
@@ -132,6 +145,7 @@ class SensorService:
             stream_status=self._stream_status,
             key_epoch=lambda minute: epoch_at(minute.timestamp()),
             rng=fictitious_rng,
+            release_hold=dt.timedelta(seconds=settings.emission.release_hold_seconds),
         )
         shared_assigner = LockedAssigner(assigner)
         self.cameras: dict[str, _Camera] = {}
@@ -153,8 +167,16 @@ class SensorService:
                 file_start,
                 clock,
             )
-            pipeline = CameraPipeline(camera, models, shared_assigner, self.emitter, settings.tracking, self.metrics)
-            self.cameras[camera.id] = _Camera(camera, reader, pipeline, frames)
+            pipeline = CameraPipeline(
+                camera,
+                models,
+                shared_assigner,
+                self.emitter,
+                settings.tracking,
+                self.metrics,
+                pass_deadline_seconds=settings.emission.pass_deadline_seconds,
+            )
+            self.cameras[camera.id] = _Camera(camera, reader, pipeline, frames, clock)
         self._health: HealthServer | None = None
         self.exit_code = 0
 

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from individ.fictitious import DEFAULT_RELEASE_HOLD_SECONDS
 from individ.site_config import ConfigError, SiteConfig, describe_validation_error, load_site_config
 
 # The models shipped with the repository/package (written by the model conversion scripts).
@@ -148,12 +149,24 @@ class ReconnectSettings(_Strict):
 
 class EmissionSettings(_Strict):
     flush_interval_seconds: float = Field(default=60.0, gt=0.0, le=3600.0)
+    # Occurrences (real and fictitious alike) and heartbeats leave the emitter by closed time slices only: every
+    # row timed before (camera clock - this hold). A real pass reaches the emitter only when its track ends, a
+    # fictitious one when its time comes; releasing both by their time, after a hold longer than any pass takes,
+    # makes the segment a row lands in say nothing about its kind. A person lingering after crossing the counting
+    # line is handed on at half the hold (``pass_deadline_seconds``); the other half absorbs processing lag. At
+    # least 30 s: a pass that never crossed arrives tracking.max_missing_seconds (at most 10 s) after its time.
+    release_hold_seconds: int = Field(default=DEFAULT_RELEASE_HOLD_SECONDS, ge=30, le=1800)
     # Rows held in memory per stream while the landing zone cannot be written; beyond it the oldest
     # rows are dropped, loudly and counted.
     max_buffered_rows: int = Field(default=200_000, ge=100)
     partial_demographics_on_shutdown: PartialWindowPolicy = PartialWindowPolicy.FLUSH
     # At shutdown, keep retrying a failing landing zone this long before exiting with the rows unwritten.
     shutdown_write_timeout_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
+
+    @property
+    def pass_deadline_seconds(self) -> float:
+        """A pass is handed to the emitter at most this long after its time, whatever the person does next."""
+        return self.release_hold_seconds / 2
 
 
 class SensorSettings(_Strict):
@@ -205,9 +218,26 @@ class SensorConfig:
         return path if path.is_absolute() else (self.base_dir / path).resolve()
 
 
+def check_delivery_within_lateness(site: SiteConfig, settings: SensorSettings, source: str = "<config>") -> None:
+    """Events must reach the landing zone before the analytics give up waiting for their hour.
+
+    A row leaves the sensor at most the release hold plus one flush interval after its time; the landing-zone
+    sensor in Dagster treats an hour as final once ``flows.lateness_minutes`` have passed after it.
+    """
+    delivery = settings.emission.release_hold_seconds + settings.emission.flush_interval_seconds
+    if delivery > site.flows.lateness_minutes * 60:
+        raise ConfigError(
+            f"invalid sensor settings in {source}:\n"
+            f"  sensor.emission: rows reach the landing zone up to {delivery:g} s after their time "
+            f"(release_hold_seconds + flush_interval_seconds), later than flows.lateness_minutes "
+            f"({site.flows.lateness_minutes} min): shorten the hold or the flush interval, or raise the lateness"
+        )
+
+
 def load_sensor_config(path: str | Path) -> SensorConfig:
     """Read a site YAML and validate both its site part and its ``sensor:`` section."""
     path = Path(path)
     site = load_site_config(path)
     settings = parse_sensor_settings(site.sensor, str(path))
+    check_delivery_within_lateness(site, settings, str(path))
     return SensorConfig(site, settings, path.resolve().parent)

@@ -5,6 +5,12 @@ to centroid distance when the frame rate is too low for boxes to overlap. No app
 track is only a box, a velocity and a few times. A track that has not been seen for
 ``max_missing_seconds`` has ended and yields one ``Pass`` if it was seen at least ``min_hits`` times.
 
+A pass is stamped with its crossing time, but a person may linger in view long after crossing. The
+emitter releases rows by closed time slices after a fixed hold, so a pass must reach it in time: a
+confirmed track whose crossing is ``pass_deadline_seconds`` old is handed on then, with the direction it
+has so far. The track lives on (so the person is not counted again as a new track), yields nothing more
+and is no longer reported as visible (no more features are sampled for it).
+
 Counting line (normalised image coordinates, y pointing down): a person whose foot point (the bottom
 centre of the box) crosses the segment start->end from its left side counts ``in``, from its right
 side ``out``. "Left" is as seen on the image when looking from start towards end: for a horizontal
@@ -64,6 +70,7 @@ class _Track:
     net_crossings: int = 0
     crossed_at: dt.datetime | None = None
     history: list[int] = field(default_factory=list)  # +1 / -1 per crossing, for tests and debugging
+    handed_on: bool = False  # its pass already left at the deadline; the track only keeps the person matched
 
     def predicted(self, when: dt.datetime) -> np.ndarray:
         elapsed = min((when - self.last_seen).total_seconds(), _MAX_EXTRAPOLATION_S)
@@ -96,9 +103,15 @@ def crossing(line: CountingLine, before: tuple[float, float], after: tuple[float
 class Tracker:
     """Tracks persons in one camera's frames; call ``update`` once per processed frame, ``finish`` at the end."""
 
-    def __init__(self, settings: TrackingSettings, counting_line: CountingLine | None = None) -> None:
+    def __init__(
+        self,
+        settings: TrackingSettings,
+        counting_line: CountingLine | None = None,
+        pass_deadline_seconds: float | None = None,
+    ) -> None:
         self.settings = settings
         self.counting_line = counting_line
+        self.pass_deadline_seconds = pass_deadline_seconds
         self._tracks: dict[int, _Track] = {}
         self._next_id = 1
 
@@ -116,13 +129,24 @@ class Tracker:
         for track, box_index in matches:
             matched_boxes.add(box_index)
             self._move(track, boxes[box_index], when, frame_size)
-            if track.hits >= self.settings.min_hits:
+            if track.hits >= self.settings.min_hits and not track.handed_on:
                 visible.append(TrackedBox(track.track_id, boxes[box_index].astype(np.float32)))
         for index in range(len(boxes)):
             if index not in matched_boxes:
                 self._start(boxes[index], when, frame_size)
-        ended, discarded = self._expire(when)
+        ended, discarded = self.expire(when)
         return TrackerUpdate(visible, ended, discarded)
+
+    def expire(self, when: dt.datetime) -> tuple[list[Pass], list[int]]:
+        """The passes due at ``when``: tracks unseen for ``max_missing_seconds`` and crossings at their deadline.
+
+        ``update`` calls it every frame; call it alone while no frame arrives (a stalled live stream), so that
+        passes still reach the emitter within its release hold.
+        """
+        limit = self.settings.max_missing_seconds
+        lost = [t for t in self._tracks.values() if (when - t.last_seen).total_seconds() > limit]
+        ended, discarded = self._end_all(lost)
+        return ended + self._hand_on_overdue(when), discarded
 
     def finish(self) -> tuple[list[Pass], list[int]]:
         """End every live track (source ended, service stopping)."""
@@ -185,25 +209,37 @@ class Tracker:
         track.last_seen = when
         track.hits += 1
 
-    def _expire(self, when: dt.datetime) -> tuple[list[Pass], list[int]]:
-        limit = self.settings.max_missing_seconds
-        return self._end_all([t for t in self._tracks.values() if (when - t.last_seen).total_seconds() > limit])
+    def _hand_on_overdue(self, when: dt.datetime) -> list[Pass]:
+        """Passes of confirmed tracks whose crossing is ``pass_deadline_seconds`` old; those tracks yield no more."""
+        deadline = self.pass_deadline_seconds
+        if deadline is None:
+            return []
+        due = []
+        for track in self._tracks.values():
+            if track.handed_on or track.hits < self.settings.min_hits or track.net_crossings == 0:
+                continue
+            if track.crossed_at is not None and (when - track.crossed_at).total_seconds() >= deadline:
+                track.handed_on = True
+                due.append(self._pass_of(track))
+        return due
 
     def _end_all(self, tracks: list[_Track]) -> tuple[list[Pass], list[int]]:
-        """End these tracks: the passes they made, and the ids of those too short to count."""
+        """End these tracks: the passes they made, and the ids of those too short to count.
+
+        A track already handed on ends silently: its pass has left."""
         ended, discarded = [], []
         for track in tracks:
-            outcome = self._end(track)
-            if outcome is None:
+            del self._tracks[track.track_id]
+            if track.handed_on:
+                continue
+            if track.hits < self.settings.min_hits:
                 discarded.append(track.track_id)
             else:
-                ended.append(outcome)
+                ended.append(self._pass_of(track))
         return ended, discarded
 
-    def _end(self, track: _Track) -> Pass | None:
-        del self._tracks[track.track_id]
-        if track.hits < self.settings.min_hits:
-            return None
+    @staticmethod
+    def _pass_of(track: _Track) -> Pass:
         if track.net_crossings > 0:
             direction = "in"
         elif track.net_crossings < 0:

@@ -71,7 +71,7 @@ def run_audit(
     sections: list[Section] = [
         grouping_section(sensor_figures, sensor_note),
         noise_section(config, sensor_figures, sensor_note),
-        measure_groups(config, stored.occurrences, stored.heartbeats),
+        measure_groups(config, stored.occurrences, stored.heartbeats, now),
         measure_inference(
             stored.occurrences, stored.demographics, stored.heartbeats, config.privacy.demographics_window_minutes
         ),

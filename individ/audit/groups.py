@@ -4,12 +4,20 @@ The product's first guarantee is that a stored group id never points at a small 
 (camera, hour, group) cell that holds a real person holds at least 3 events that nobody can tell apart
 (microaggregation into groups of 3). The sensor's plan, fixed in advance, adds ``ceil(min_members) - 1``
 fictitious persons to every cell plus Poisson extras where traffic is low (``individ.fictitious``). So
-the audit checks that no occupied cell of a complete camera-hour is below that floor (a cell at the floor
-holds fictitious persons only), that the published plan matches the configuration, and that the sensor
-added what it published.
+the audit checks that no occupied cell is below that floor (a cell at the floor holds fictitious persons
+only), that the published plan matches the configuration, and that the sensor added what it published.
+
+Every final camera-hour is judged, including those in which the sensor started or stopped: the sensor
+spreads the hour's whole plan over the part it covers and, at a clean stop, re-times the rest of it into
+the part not yet released. What the audit still cannot excuse, and so reports as a failure, is an hour cut
+short by a crash (SIGKILL, power loss): the rest of that hour's plan was never emitted, and its cells can
+truly be below the floor. Hours not yet final (within ``flows.lateness_minutes`` of their end) are still
+being written: counted, not judged.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import polars as pl
@@ -35,16 +43,38 @@ def cell_counts(occurrences: pl.DataFrame) -> pl.DataFrame:
 
 
 def camera_hours(heartbeats: pl.DataFrame) -> pl.DataFrame:
-    """Per camera-hour: real and fictitious events the sensor reports, and the published plan."""
-    return (
-        heartbeats.with_columns(pl.col("minute_start").dt.truncate("1h").alias("hour"))
+    """Per camera-hour: real and fictitious events the sensor reports, the published plan, and its runs at most.
+
+    Each run of the sensor that covers part of an hour adds that hour's whole plan (spread over the part it
+    covers), so an hour may hold several plans. A run shows as a block of consecutive heartbeat minutes, or as
+    a second heartbeat for a minute (a restart within the minute); ``runs`` counts both, an upper bound on the
+    runs (exact unless a restart falls just on a minute boundary).
+    """
+    with_hour = heartbeats.with_columns(pl.col("minute_start").dt.truncate("1h").alias("hour"))
+    blocks = (
+        with_hour.select("camera_id", "hour", "minute_start")
+        .unique()
+        .sort("camera_id", "minute_start")
+        .with_columns(
+            (
+                (pl.col("minute_start") == pl.col("hour"))
+                | (pl.col("minute_start").diff().over("camera_id") != dt.timedelta(minutes=1)).fill_null(True)
+            ).alias("block_start")
+        )
         .group_by("camera_id", "hour")
+        .agg(pl.col("block_start").sum().alias("blocks"), pl.len().alias("minutes"))
+    )
+    return (
+        with_hour.group_by("camera_id", "hour")
         .agg(
             pl.col("occurrences_emitted").sum().alias("real"),
             pl.col("fictitious_emitted").sum().alias("fictitious"),
             pl.col("fictitious_plan_per_group").max().alias("plan"),
-            pl.len().alias("minutes"),
+            pl.len().alias("rows"),
         )
+        .join(blocks, on=["camera_id", "hour"])
+        .with_columns((pl.col("blocks") + pl.col("rows") - pl.col("minutes")).alias("runs"))
+        .drop("blocks", "rows")
         .sort("camera_id", "hour")
     )
 
@@ -61,13 +91,10 @@ def _plan_shortfalls(config: SiteConfig, hours: pl.DataFrame) -> list[float]:
     return shortfalls
 
 
-def measure_groups(config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl.DataFrame) -> Section:
-    """Cells and the fictitious plan, judged on complete camera-hours only.
-
-    An hour in which the sensor started, stopped or was down for part of the time holds only part of its
-    plan (fictitious persons are spread over the hour), so its cells are smaller by construction; such
-    hours are counted, not judged.
-    """
+def measure_groups(
+    config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl.DataFrame, now: dt.datetime | None = None
+) -> Section:
+    """Cells and the fictitious plan, judged on every final camera-hour (see the module's docstring)."""
     k = config.privacy.fictitious.min_members
     guarantees: list[Guarantee] = [
         check(
@@ -80,30 +107,30 @@ def measure_groups(config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl
             detail="privacy.fictitious.min_members in the site configuration",
         )
     ]
-    hours = camera_hours(heartbeats)
-    complete = hours.filter(pl.col("minutes") >= MINUTES_PER_HOUR)
-    cells = cell_counts(occurrences)
-    if hours.height:
-        cells = cells.join(complete.select("camera_id", "hour"), on=["camera_id", "hour"], how="semi")
+    final_before = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(hours=1, minutes=config.flows.lateness_minutes)
+    all_hours = camera_hours(heartbeats)
+    hours = all_hours.filter(pl.col("hour") <= final_before)
+    cells = cell_counts(occurrences).filter(pl.col("hour") <= final_before)
     figures: dict[str, object] = {
         "min_members_configured": k,
         "camera_hours": hours.height,
-        "complete_camera_hours": complete.height,
+        "camera_hours_not_final": all_hours.height - hours.height,
+        "interrupted_camera_hours": hours.filter((pl.col("minutes") < MINUTES_PER_HOUR) | (pl.col("runs") > 1)).height,
     }
     tables: list[Table] = []
     guarantees.append(_cells_guarantee(cells, k, figures, tables))
     claim_plan = "The fictitious plan published in heartbeats is at least what the configured minimum requires."
     claim_follow = "The sensor added the fictitious persons its published plan fixes (never topped up from data)."
-    if complete.height == 0:
-        reason = "no complete camera-hour in the heartbeats" if hours.height else "no heartbeats stored"
+    if hours.height == 0:
+        reason = "no final camera-hour in the heartbeats" if all_hours.height else "no heartbeats stored"
         guarantees.append(not_measured("groups.plan_matches_config", claim_plan, 0.0, "<=", reason))
         guarantees.append(not_measured("groups.fictitious_follow_plan", claim_follow, OFF_PLAN_LIMIT, "<=", reason))
         return Section("groups", "Groups in the stored data", _EXPLANATION, figures, tables, guarantees)
-    real = complete["real"].to_numpy().astype(float)
-    fictitious = complete["fictitious"].to_numpy().astype(float)
-    expected = complete["plan"].to_numpy() * N_GROUPS
-    z = np.where(expected > 0, (fictitious - expected) / np.sqrt(np.maximum(expected, 1e-9)), 0.0)
-    off_plan = (np.abs(z) > PLAN_Z_LIMIT) | ((expected == 0) & (fictitious > 0))
+    real = hours["real"].to_numpy().astype(float)
+    fictitious = hours["fictitious"].to_numpy().astype(float)
+    expected = hours["plan"].to_numpy() * N_GROUPS
+    runs = hours["runs"].to_numpy().astype(float)
+    off_plan = _off_plan(fictitious, expected, runs)
     shortfall = max(_plan_shortfalls(config, hours), default=float("nan"))
     total = real.sum() + fictitious.sum()
     mean_members = (real + fictitious) / N_GROUPS
@@ -113,7 +140,7 @@ def measure_groups(config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl
         "mean_members_per_group_median": round(float(np.median(mean_members)), 3),
         "camera_hours_off_plan": int(off_plan.sum()),
         "stored_vs_reported_events": [
-            occurrences.height,
+            int(cells["members"].sum()),
             int(hours.select(pl.col("real") + pl.col("fictitious")).sum().item()),
         ],
     }
@@ -151,11 +178,25 @@ def measure_groups(config: SiteConfig, occurrences: pl.DataFrame, heartbeats: pl
             OFF_PLAN_LIMIT,
             "<=",
             unit="share of camera-hours",
-            detail=f"{int(off_plan.sum())} of {complete.height} complete camera-hours added a number of fictitious "
-            f"persons more than {PLAN_Z_LIMIT:g} Poisson standard deviations away from 1,000 x plan",
+            detail=f"{int(off_plan.sum())} of {hours.height} final camera-hours added a number of fictitious persons "
+            f"more than {PLAN_Z_LIMIT:g} Poisson standard deviations below 1,000 x plan, or above it times the "
+            "sensor runs the hour's heartbeats show",
         )
     )
     return Section("groups", "Groups in the stored data", _EXPLANATION, figures, tables, guarantees)
+
+
+def _off_plan(fictitious: np.ndarray, expected: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Camera-hours whose fictitious count is below one whole plan, or above one plan per sensor run.
+
+    Below: the floor was not delivered (a sensor skipping its plan, or a crash). Above: more than the runs
+    explain, i.e. topped up from data.
+    """
+    spread = np.sqrt(np.maximum(expected, 1e-9))
+    below = (fictitious - expected) / spread < -PLAN_Z_LIMIT
+    most = runs * expected
+    above = (fictitious - most) / np.sqrt(np.maximum(most, 1e-9)) > PLAN_Z_LIMIT
+    return np.where(expected > 0, below | above, fictitious > 0)
 
 
 def _cells_guarantee(cells: pl.DataFrame, k: float, figures: dict[str, object], tables: list[Table]) -> Guarantee:
@@ -165,7 +206,7 @@ def _cells_guarantee(cells: pl.DataFrame, k: float, figures: dict[str, object], 
         f"person holds at least {floor + 1} indistinguishable events."
     )
     if cells.height == 0:
-        return not_measured("groups.cells_below_min", claim, None, ">=", "no occurrences in complete camera-hours")
+        return not_measured("groups.cells_below_min", claim, None, ">=", "no occurrences in final camera-hours")
     members = cells["members"].to_numpy()
     below = int((members < floor).sum())
     figures |= {
@@ -193,8 +234,9 @@ def _cells_guarantee(cells: pl.DataFrame, k: float, figures: dict[str, object], 
         floor,
         ">=",
         unit="members",
-        detail=f"{below} of {members.size} occupied cells of complete camera-hours hold fewer than {floor} events; "
-        f"cells at exactly {floor} hold fictitious persons only.",
+        detail=f"{below} of {members.size} occupied cells of final camera-hours hold fewer than {floor} events; "
+        f"cells at exactly {floor} hold fictitious persons only. The hours a sensor starts or stops in are judged "
+        "too; an hour cut short by a crash cannot reach the floor and shows here.",
     )
 
 
@@ -207,5 +249,8 @@ _EXPLANATION = (
     "therefore holds at least min_members events, and nobody can tell which of them is real. Knowing the floor "
     "tells how many real persons a cell holds, never which event is theirs. Topping cells up from what was "
     "actually seen would bias flows (-11 % at 1,000 visitors/h, -81 % at 200/h), so the plan never looks at "
-    "the data; its mean and the number added per camera-hour are published in heartbeats."
+    "the data; its mean and the number added per camera-hour are published in heartbeats. The hours in which the "
+    "sensor started or stopped are judged like any other: it spreads the hour's whole plan over the part it "
+    "covers, and at a clean stop re-times the rest into the part not yet released. An hour cut short by a crash "
+    "lacks the rest of its plan; its cells can be below the floor, and this section then reports them."
 )

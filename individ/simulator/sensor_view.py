@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from individ.contract import AGE_BANDS, GENDERS, N_GROUPS
-from individ.fictitious import draw_fictitious_hour, plan_per_group
+from individ.fictitious import DEFAULT_RELEASE_HOLD_SECONDS, draw_fictitious_hour, plan_per_group, retime_offsets
 from individ.simulator.parameters import Imperfections, SimulationParameters
 from individ.simulator.visitors import Day, Topology
 from individ.site_config import ConfigError, SiteConfig, SmallCellPolicy
@@ -236,11 +236,14 @@ def _heartbeats(
 
 
 def _fictitious(
-    rng: np.random.Generator, site: SiteConfig, hour0: int, sensor_start: int, down: np.ndarray
+    rng: np.random.Generator, site: SiteConfig, hour0: int, sensor_start: int, sensor_end: int, down: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The plan per camera and hour (from the site's expected traffic) and the fictitious passes drawn from it.
 
-    Returns (plan [camera, hour], camera, time, group); nothing is emitted while a camera is down.
+    As the sensor does (``sensors.emitter``), the hour the sensor starts in gets its whole plan over the part
+    after the start, and the hour it stops in gets the rest of its plan re-timed into the last release hold
+    before the stop (the sensor's default hold); nothing is emitted while a camera is down.
+    Returns (plan [camera, hour], camera, time, group).
     """
     n_cameras, minutes = down.shape
     hours = -(-(sensor_start + 60 * minutes - hour0) // 3600)
@@ -251,8 +254,13 @@ def _fictitious(
         local_hour = dt.datetime.fromtimestamp(hour_start, site.tz).hour
         for c, config in enumerate(site.cameras):
             plan[c, h] = plan_per_group(config.expected_passes(local_hour), site.privacy.fictitious.min_members)
-            offsets, groups = draw_fictitious_hour(rng, plan[c, h])
-            parts.append((np.full(groups.size, c), hour_start + offsets.astype(np.int64), groups))
+            offsets, groups = draw_fictitious_hour(rng, plan[c, h], covered_from=max(0, sensor_start - hour_start))
+            at = hour_start + offsets.astype(np.int64)
+            after_stop = at >= sensor_end
+            if after_stop.any():
+                first = max(hour_start, sensor_start, sensor_end - DEFAULT_RELEASE_HOLD_SECONDS)
+                at[after_stop] = retime_offsets(rng, int(after_stop.sum()), first, sensor_end - 1)
+            parts.append((np.full(groups.size, c), at, groups))
     camera, at, group = (np.concatenate([part[i] for part in parts]) for i in range(3))
     minute = (at - sensor_start) // 60
     live = (minute >= 0) & (minute < minutes)
@@ -292,7 +300,7 @@ def observe_day(
     pass_group[source[~is_double]] = groups[~is_double]
     observed_at = true_time + skew[camera]
     hour0 = (clock.sensor_start // 3600) * 3600
-    plan, fict_camera, fict_at, fict_group = _fictitious(rng, site, hour0, clock.sensor_start, down)
+    plan, fict_camera, fict_at, fict_group = _fictitious(rng, site, hour0, clock.sensor_start, clock.sensor_end, down)
     # Demographics of what was detected, as the classifier perceives it.
     person = passes.person[source]
     age, gender = _perceived_attributes(rng, day.person_age[person], day.person_female[person], imperfections)

@@ -15,8 +15,9 @@ from individ.audit.scan import entropy_bits, looks_like_key_text, sniff
 from tests.audit.sitegen import START, generate, site_config
 
 
-def test_partial_camera_hours_are_counted_not_judged() -> None:
-    """A sensor that ran four minutes holds four minutes of its plan: its cells are small by construction."""
+def test_a_partial_camera_hour_with_part_of_its_plan_is_judged_and_fails() -> None:
+    """Four minutes holding four minutes' worth of the plan: what the sensor emitted before it spread the
+    whole plan over the covered part of an hour, and what a crash leaves. The hour is judged, not exempted."""
     minutes = [START + dt.timedelta(minutes=m) for m in range(4)]
     heartbeats = pl.DataFrame(
         {
@@ -30,11 +31,11 @@ def test_partial_camera_hours_are_counted_not_judged() -> None:
     occurrences = pl.DataFrame(
         {"camera_id": ["entrance"] * 184, "observed_at": [minutes[0]] * 184, "group_id": list(range(184))}
     )
-    section = measure_groups(site_config(), occurrences, heartbeats)
+    section = measure_groups(site_config(), occurrences, heartbeats, now=START + dt.timedelta(days=1))
     statuses = {g.id: g.status for g in section.guarantees}
-    assert statuses["groups.cells_below_min"] is Status.NOT_MEASURED
-    assert statuses["groups.fictitious_follow_plan"] is Status.NOT_MEASURED
-    assert section.figures["camera_hours"] == 1 and section.figures["complete_camera_hours"] == 0
+    assert statuses["groups.cells_below_min"] is Status.FAIL
+    assert statuses["groups.fictitious_follow_plan"] is Status.FAIL
+    assert section.figures["camera_hours"] == 1 and section.figures["interrupted_camera_hours"] == 1
 
 
 def test_sniffing() -> None:

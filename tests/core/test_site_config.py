@@ -40,6 +40,18 @@ def test_the_shipped_demo_mall_is_valid() -> None:
             lambda c: c["cameras"][0].update(counting_line={"start": {"x": 0.5, "y": 0}, "end": {"x": 0.5, "y": 0}}),
             "start and end are the same point",
         ),
+        (
+            lambda c: c["cameras"][0].update(fictitious_directions={"in": 0.8, "unknown": 0.1}),
+            "cameras[0]: fictitious_directions: give shares of at least 0 that add up to 1",
+        ),
+        (
+            lambda c: c["cameras"][0].update(fictitious_directions={"in": 0.8, "unknown": 0.2}),
+            "without a counting_line every real pass is 'unknown'",
+        ),
+        (
+            lambda c: c["cameras"][0].update(fictitious_directions={"sideways": 1.0}),
+            "cameras[0].fictitious_directions.sideways",
+        ),
     ],
 )
 def test_errors_name_the_field_and_the_fix(change, expected: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from individ.contract import LandingZone, Stream
-from individ.site_config import Camera, PrivacyParameters, SmallCellPolicy
+from individ.fictitious import DEFAULT_DIRECTION_MIX
+from individ.site_config import Camera, CameraRole, CountingLine, Point, PrivacyParameters, SmallCellPolicy
 from sensors.emitter import Emitter, apply_small_cell_policy
 from sensors.metrics import SensorMetrics
 from sensors.sources import FrameCounters
@@ -18,11 +19,14 @@ from sensors.writer import BufferedWriter
 
 from .conftest import START
 
+HOLD = dt.timedelta(seconds=120)  # the default release hold
+LINE = CountingLine(start=Point(x=0.1, y=0.6), end=Point(x=0.9, y=0.6))
+
 
 def make_emitter(
-    tmp_path: Path, expected: float = 0.0, min_members: float = 0.0, **privacy: object
+    tmp_path: Path, expected: float = 0.0, min_members: float = 0.0, camera: Camera | None = None, **privacy: object
 ) -> tuple[Emitter, BufferedWriter, LandingZone, FrameCounters]:
-    camera = Camera(id="cam-a", source="x.mp4", role="corridor", expected_passes_per_hour=expected)
+    camera = camera or Camera(id="cam-a", source="x.mp4", role="corridor", expected_passes_per_hour=expected)
     params = PrivacyParameters.model_validate({"fictitious": {"min_members": min_members}, **privacy})
     landing = LandingZone(tmp_path / "landing")
     metrics = SensorMetrics()
@@ -100,6 +104,7 @@ def test_occurrences_are_whole_seconds_and_shuffled(tmp_path: Path) -> None:
     times = [START + dt.timedelta(seconds=1.7 * i) for i in range(60)]
     for index, when in enumerate(times):
         emitter.occurrence("cam-a", when, index, "in")
+    emitter.advance("cam-a", times[-1] + HOLD + dt.timedelta(seconds=1))
     writer.flush()
     table = read(landing, Stream.OCCURRENCES)
     written = table.column("observed_at").to_pylist()
@@ -112,12 +117,12 @@ def test_occurrences_are_whole_seconds_and_shuffled(tmp_path: Path) -> None:
 def test_fictitious_persons_follow_the_plan_fixed_in_advance(tmp_path: Path) -> None:
     # 500 expected passes/h over 1,000 groups with min_members 3: 2.5 per group (a floor of 2 + Poisson(0.5)).
     emitter, writer, landing, _ = make_emitter(tmp_path, expected=500, min_members=3)
-    for second in range(0, 3601, 5):
+    for second in range(0, 3600 + 300, 5):
         emitter.advance("cam-a", START + dt.timedelta(seconds=second))
         if second == 600:
             writer.flush()
             early = read(landing, Stream.OCCURRENCES).column("observed_at").to_pylist()
-            assert early and max(early) <= at(10)  # emitted as their times pass, never ahead
+            assert early and max(early) < at(10) - HOLD  # released by time slices a hold behind the clock
     writer.flush()
     occurrences = read(landing, Stream.OCCURRENCES).filter(
         pa.compute.less(pa.compute.field("observed_at"), pa.scalar(at(60), pa.timestamp("ms", tz="UTC")))
@@ -136,14 +141,81 @@ def test_fictitious_persons_follow_the_plan_fixed_in_advance(tmp_path: Path) -> 
     assert set(occurrences.column("direction").to_pylist()) == {"unknown"}  # no counting line here
 
 
-def test_no_fictitious_person_before_the_camera_started(tmp_path: Path) -> None:
-    emitter, writer, landing, _ = make_emitter(tmp_path, expected=0, min_members=3)  # 3,000 per hour
-    for second in range(30 * 60, 3601, 5):
-        emitter.advance("cam-a", START + dt.timedelta(seconds=second))
+def test_a_camera_starting_mid_hour_gives_that_hour_its_whole_floor(tmp_path: Path) -> None:
+    """The review's start_hour.py: a sensor started at 09:50 left all 20 real passes of 09:50-10:00 in cells
+    below 3 members, as the planned fictitious persons timed before the start were skipped."""
+    emitter, writer, landing, _ = make_emitter(tmp_path, expected=1200, min_members=3)
+    rng = np.random.default_rng(4)
+    real = []
+    for second in range(50 * 60, 3600 + 300):
+        now = START + dt.timedelta(seconds=second)
+        emitter.frame_processed("cam-a", now, 0, 30.0)
+        if second < 3600 and second % 30 == 0:
+            real.append(int(rng.integers(1000)))
+            emitter.occurrence("cam-a", now, real[-1], "unknown")
+    writer.flush()
+    occurrences = read(landing, Stream.OCCURRENCES)
+    times = occurrences.column("observed_at").to_pylist()
+    in_hour = [g for t, g in zip(times, occurrences.column("group_id").to_pylist(), strict=True) if t < at(60)]
+    assert min(times) >= at(50)  # nothing timed before the start ...
+    members = np.bincount(in_hour, minlength=1000)
+    assert members.min() >= 2  # ... yet the whole floor of the hour, in every group
+    assert min(members[g] for g in real) >= 3  # so every real pass sits among at least 3 members
+
+
+def test_a_clean_stop_gives_the_hour_it_stops_in_its_whole_floor(tmp_path: Path) -> None:
+    """Planned rows not yet due at a clean stop are re-timed into the part of the hour not yet released."""
+    emitter, writer, landing, _ = make_emitter(tmp_path, expected=1200, min_members=3)
+    rng = np.random.default_rng(4)
+    real = []
+    for second in range(0, 20 * 60):
+        now = START + dt.timedelta(seconds=second)
+        emitter.frame_processed("cam-a", now, 0, 30.0)
+        if second % 30 == 0:
+            real.append(int(rng.integers(1000)))
+            emitter.occurrence("cam-a", now, real[-1], "unknown")
+        if second % 60 == 59:
+            writer.flush()
+    written = {segment.segment_id for segment in landing.segments(Stream.OCCURRENCES)}
+    released_before_stop = max(read(landing, Stream.OCCURRENCES).column("observed_at").to_pylist())
+    emitter.close("cam-a", include_partial_window=True)
     writer.flush()
     times = read(landing, Stream.OCCURRENCES).column("observed_at").to_pylist()
-    assert min(times) >= at(30)
-    assert abs(len([t for t in times if t < at(60)]) - 1500) < 4 * np.sqrt(1500)
+    assert max(times) < at(20)  # nothing timed after the stop ...
+    members = np.bincount(read(landing, Stream.OCCURRENCES).column("group_id").to_pylist(), minlength=1000)
+    assert members.min() >= 2 and min(members[g] for g in real) >= 3  # ... yet the whole floor
+    # The re-timed rows went into the slice not yet released: the last segment is still a closed slice.
+    last = [s for s in landing.segments(Stream.OCCURRENCES) if s.segment_id not in written]
+    assert min(min(landing.read(s).column("observed_at").to_pylist()) for s in last) > released_before_stop
+    heartbeats = read(landing, Stream.HEARTBEATS)
+    assert sum(heartbeats.column("fictitious_emitted").to_pylist()) == len(times) - len(real)
+
+
+def fictitious_directions(tmp_path: Path, camera: Camera) -> dict[str, float]:
+    """Shares of directions among one hour of fictitious rows (no real pass here)."""
+    emitter, writer, landing, _ = make_emitter(tmp_path, min_members=3, camera=camera)
+    for second in range(0, 3600 + 300, 5):
+        emitter.advance(camera.id, START + dt.timedelta(seconds=second))
+    writer.flush()
+    directions = read(landing, Stream.OCCURRENCES).column("direction").to_pylist()
+    return {direction: directions.count(direction) / len(directions) for direction in set(directions)}
+
+
+def test_fictitious_directions_take_every_direction_a_real_pass_can_have(tmp_path: Path) -> None:
+    """The review's seg_leak.py: at an entrance every fictitious row said 'in', so each 'out' or 'unknown' row was
+    certainly real (70 of 70). Now they follow the camera's mix, fixed in advance."""
+    entrance = Camera(id="cam-a", source="x.mp4", role="entrance", counting_line=LINE)
+    shares = fictitious_directions(tmp_path / "entrance", entrance)
+    expected = DEFAULT_DIRECTION_MIX[CameraRole.ENTRANCE]
+    assert set(shares) == {"in", "out", "unknown"}
+    assert all(abs(shares[d] - expected[d]) < 0.02 for d in expected), shares
+    mix = {"in": 0.5, "out": 0.3, "unknown": 0.2}
+    configured = Camera(id="cam-a", source="x.mp4", role="exit", counting_line=LINE, fictitious_directions=mix)
+    shares = fictitious_directions(tmp_path / "configured", configured)
+    assert all(abs(shares[d] - mix[d]) < 0.03 for d in mix), shares
+    # Without a counting line a real pass is always 'unknown', and so is every fictitious one.
+    no_line = Camera(id="cam-a", source="x.mp4", role="entrance")
+    assert fictitious_directions(tmp_path / "no-line", no_line) == {"unknown": 1.0}
 
 
 def test_heartbeats_carry_counts_latency_plan_and_key_epoch(tmp_path: Path) -> None:
@@ -156,6 +228,9 @@ def test_heartbeats_carry_counts_latency_plan_and_key_epoch(tmp_path: Path) -> N
     counters.add(at(0.5), "frames_corrupt", 3)
     emitter.occurrence("cam-a", at(0.9), 12, "unknown")
     emitter.advance("cam-a", at(1.01))
+    writer.flush()
+    assert landing.segments(Stream.HEARTBEATS) == []  # a minute's heartbeat leaves with its occurrences
+    emitter.advance("cam-a", at(1.01) + HOLD)
     writer.flush()
     (row,) = read(landing, Stream.HEARTBEATS).to_pylist()
     assert row["minute_start"] == START

@@ -34,6 +34,7 @@ def test_defaults_point_at_the_shipped_models(tmp_path: Path) -> None:
         ({"reconnect": {"initial_seconds": 30, "max_seconds": 5}}, "raise max_seconds"),
         ({"file_start_time": "2026-01-01T09:00:00"}, "no time zone"),
         ({"detectr": {}}, "sensor.detectr: unknown field: remove it or check its spelling"),
+        ({"emission": {"release_hold_seconds": 10}}, "sensor.emission.release_hold_seconds"),
     ],
 )
 def test_bad_settings_name_the_field(tmp_path: Path, sensor: dict, expected: str) -> None:
@@ -42,6 +43,17 @@ def test_bad_settings_name_the_field(tmp_path: Path, sensor: dict, expected: str
         load_sensor_config(path)
     assert expected in str(error.value)
     assert str(path) in str(error.value)
+
+
+def test_events_must_reach_the_landing_zone_before_the_analytics_finalise_their_hour(tmp_path: Path) -> None:
+    site = site_dict({"cam-a": "clip.mp4"}, tmp_path, sensor={"emission": {"release_hold_seconds": 240}})
+    site["flows"] = {"lateness_minutes": 5}  # 240 s hold + 60 s flush = the 5 minutes: still in time
+    load_sensor_config(write_site(tmp_path / "site.yaml", site))
+    site["flows"] = {"lateness_minutes": 4}
+    with pytest.raises(
+        ConfigError, match=r"up to 300 s after their time .* later than flows.lateness_minutes \(4 min\)"
+    ):
+        load_sensor_config(write_site(tmp_path / "site.yaml", site))
 
 
 def test_the_cli_prints_the_problem_and_exits_2(

@@ -115,3 +115,38 @@ def test_finish_ends_live_tracks() -> None:
         when += dt.timedelta(seconds=0.1)
     passes, discarded = tracker.finish()
     assert len(passes) == 1 and discarded == [] and tracker.active == 0
+
+
+def test_a_person_lingering_after_crossing_is_handed_on_at_the_deadline_and_only_once() -> None:
+    """The emitter releases rows by time after a fixed hold: a pass stamped at its crossing must not wait for a
+    person who stands in view for minutes, or it would arrive after its time slice has left."""
+    tracker = Tracker(TrackingSettings(), MIDDLE, pass_deadline_seconds=60)
+    crossing_walk = walk(320, 100, 320, 460, 30)
+    frames = [[b] for b in crossing_walk] + [[crossing_walk[-1]]] * 10 * 120  # then stands for 2 minutes
+    when, handed_on, visible_after = START, [], 0
+    for boxes in frames:
+        update = tracker.update(np.array(boxes, np.float64).reshape(-1, 4), when, FRAME)
+        if handed_on:
+            visible_after += len(update.visible)
+        handed_on.extend((when, p) for p in update.ended)
+        when += dt.timedelta(seconds=0.1)
+    assert len(handed_on) == 1 and tracker.active == 1  # handed on while the person still stands there
+    at, person = handed_on[0]
+    assert person.direction == "in"
+    assert START + dt.timedelta(seconds=1) < person.observed_at < START + dt.timedelta(seconds=2)  # the crossing
+    assert dt.timedelta(seconds=60) <= at - person.observed_at < dt.timedelta(seconds=60.2)
+    assert visible_after == 0  # no more features are sampled for a track whose pass has left
+    passes, discarded = tracker.finish()
+    assert passes == [] and discarded == []  # and it never yields a second pass
+
+
+def test_expire_alone_ends_tracks_while_no_frame_arrives() -> None:
+    """A stalled live stream: the service ticks the tracker with the clock, so passes still leave in time."""
+    tracker = Tracker(TrackingSettings(), None, pass_deadline_seconds=60)
+    when = START
+    for box in walk(100, 300, 300, 300, 10):
+        tracker.update(np.array([box]), when, FRAME)
+        when += dt.timedelta(seconds=0.1)
+    assert tracker.expire(when) == ([], [])
+    passes, discarded = tracker.expire(when + dt.timedelta(seconds=1.5))
+    assert [p.direction for p in passes] == ["unknown"] and discarded == [] and tracker.active == 0
