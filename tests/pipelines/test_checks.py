@@ -85,6 +85,26 @@ def test_fictitious_share_out_of_policy_fails(tmp_path: Path, change: str) -> No
     assert not _results(*_ingest(tmp_path, beats))[checks.FICTITIOUS_CHECK]
 
 
+@pytest.mark.parametrize("restarted", [True, False])
+def test_a_restart_within_the_hour_may_add_a_second_plan(tmp_path: Path, restarted: bool) -> None:
+    """Each sensor run adds the hour's whole plan over the part it covers; without a second run, twice is off-plan."""
+    beats = _heartbeats(tmp_path)
+    is_shop = pc.equal(beats.column("camera_id"), "shop-in")
+    doubled = pc.if_else(
+        is_shop, pc.multiply(beats.column("fictitious_emitted"), 2), beats.column("fictitious_emitted")
+    ).cast(pa.int32())
+    beats = beats.set_column(beats.schema.get_field_index("fictitious_emitted"), "fictitious_emitted", doubled)
+    if restarted:  # the second run wrote a heartbeat for the minute the first one stopped in
+        minute = pc.minutes_between(pa.scalar(START, pa.timestamp("ms", tz="UTC")), beats.column("minute_start"))
+        second_run = beats.filter(pc.and_(is_shop, pc.equal(minute, 30)))
+        zero = pa.array([0] * second_run.num_rows, pa.int32())
+        second_run = second_run.set_column(
+            second_run.schema.get_field_index("fictitious_emitted"), "fictitious_emitted", zero
+        )
+        beats = pa.concat_tables([beats, second_run])
+    assert _results(*_ingest(tmp_path, beats))[checks.FICTITIOUS_CHECK] is restarted
+
+
 def test_duplicate_segment_in_one_batch_counts_once(tmp_path: Path) -> None:
     warehouse, _ = _ingest(tmp_path)
     zone = LandingZone(tmp_path / "landing")

@@ -12,7 +12,9 @@ import math
 
 import dagster as dg
 import duckdb
+import polars as pl
 
+from individ.audit.groups import camera_hours
 from individ.contract import SCHEMA_VERSION, SCHEMAS, Stream
 from individ.fictitious import plan_per_group
 from individ.site_config import SiteConfig
@@ -144,19 +146,30 @@ def camera_outages(
 def fictitious_share(
     connection: duckdb.DuckDBPyConnection, config: SiteConfig, start: dt.datetime, end: dt.datetime
 ) -> dg.AssetCheckResult:
-    rows = connection.execute(
-        """SELECT camera_id, date_trunc('hour', minute_start) AS hour, max(fictitious_plan_per_group),
-                  min(fictitious_plan_per_group), sum(fictitious_emitted), sum(occurrences_emitted)
-           FROM raw.heartbeats WHERE minute_start >= ? AND minute_start < ? GROUP BY ALL""",
-        [start, end],
-    ).fetchall()
+    """Every camera-hour's published plan is the policy's, and the sensor added one plan per run that hour.
+
+    Each sensor run covering part of an hour adds the hour's whole plan over the part it covers (a restart
+    within the hour adds a second), so the count must lie between one plan and one per run
+    (``individ.audit.groups.camera_hours`` counts the runs, as the audit does). A crash loses the rest of the
+    hour's plan and fails this check."""
+    beats = pl.from_arrow(
+        connection.execute(
+            """SELECT camera_id, minute_start, occurrences_emitted, fictitious_emitted, fictitious_plan_per_group
+               FROM raw.heartbeats WHERE minute_start >= ? AND minute_start < ?""",
+            [start, end],
+        ).to_arrow_table()
+    )
+    assert isinstance(beats, pl.DataFrame)
+    plan_low = beats.group_by("camera_id", pl.col("minute_start").dt.truncate("1h").alias("hour")).agg(
+        pl.col("fictitious_plan_per_group").min().alias("plan_min")
+    )
+    hours = camera_hours(beats).join(plan_low, on=["camera_id", "hour"])
     cameras = {camera.id: camera for camera in config.cameras}
     k = config.privacy.fictitious.min_members
     problems = []
-    fictitious_total = real_total = 0
-    for camera_id, hour, plan_max, plan_min, fictitious, real in rows:
-        fictitious_total += fictitious
-        real_total += real
+    for camera_id, hour, plan_max, plan_min, fictitious, runs in hours.select(
+        "camera_id", "hour", "plan", "plan_min", "fictitious", "runs"
+    ).iter_rows():
         if camera_id not in cameras:
             problems.append(f"{camera_id}: not in the site configuration")
             continue
@@ -165,10 +178,15 @@ def fictitious_share(
         if abs(plan_max - policy) > 1e-6 or abs(plan_min - policy) > 1e-6:
             problems.append(f"{camera_id} {hour:%Y-%m-%d %H}h: plan {plan_max:.4f}/group, policy {policy:.4f}")
             continue
-        # Minutes missing from the hour scale the expectation down; outages are another check's business.
         expected = policy * config.privacy.groups
-        if abs(fictitious - expected) > FICTITIOUS_SIGMAS * math.sqrt(expected) + 3:
-            problems.append(f"{camera_id} {hour:%Y-%m-%d %H}h: {fictitious} fictitious added, plan {expected:.0f}")
+        below = fictitious < expected - FICTITIOUS_SIGMAS * math.sqrt(expected) - 3
+        above = fictitious > runs * expected + FICTITIOUS_SIGMAS * math.sqrt(runs * expected) + 3
+        if below or above:
+            runs_text = f" ({runs} runs)" if runs > 1 else ""
+            problems.append(
+                f"{camera_id} {hour:%Y-%m-%d %H}h: {fictitious} fictitious added, plan {expected:.0f}{runs_text}"
+            )
+    fictitious_total, real_total = int(hours["fictitious"].sum()), int(hours["real"].sum())
     share = fictitious_total / (fictitious_total + real_total) if fictitious_total + real_total else 0.0
     return dg.AssetCheckResult(
         asset_key=HEARTBEATS,
