@@ -9,7 +9,9 @@ Three anonymous streams, written as Parquet segments into a landing zone::
 * ``demographics``: aggregated counts per camera, window, age band and gender; never per person,
   and never joinable to occurrences.
 * ``heartbeats``: sensor health per camera and minute, including the published fictitious-person
-  plan that the analytics need to correct counts.
+  plan that the analytics need to correct counts. The fields that follow the persons in view
+  (``HEARTBEAT_HOUR_TOTALS``) are published per camera-hour only, never per minute: per minute they
+  would tell which minutes held real persons, and so which occurrence rows are real.
 
 Writes are atomic (temporary name, fsync, rename), segment ids are derived from the content, so a
 re-delivered segment lands on the same path and is counted once. Readers validate every segment;
@@ -100,6 +102,8 @@ SCHEMAS: dict[Stream, pa.Schema] = {
         [
             *_COMMON,
             pa.field("minute_start", _UTC_SECONDS, nullable=False),
+            # Per minute: frames read and corrupt, the plan, the stream status and the key epoch.
+            # Camera-hour totals on the hour's last row (HEARTBEAT_HOUR_TOTALS): the other fields.
             pa.field("frames_read", pa.int32(), nullable=False),
             pa.field("frames_processed", pa.int32(), nullable=False),
             pa.field("frames_dropped", pa.int32(), nullable=False),
@@ -116,6 +120,23 @@ SCHEMAS: dict[Stream, pa.Schema] = {
         ]
     ),
 }
+
+# Heartbeat fields that follow the persons in view (frames processed and dropped, persons detected, real
+# and fictitious occurrences emitted, frame-to-deletion latency): the camera-hour's total, carried by the
+# last row the sensor wrote in the hour - the hour's last minute, or its last minute before it stopped (a
+# sensor restarted within the hour writes a second total for the rest of it); every other row holds 0 and
+# null latencies. Summing a camera-hour's rows gives the total, and the latency percentiles are over all of
+# the hour's frames. Files of older sensors carry a total per minute: their sums are the same totals, so
+# the schema version stays 1 (their latencies are per minute). A crashed sensor loses the hour's totals.
+HEARTBEAT_HOUR_TOTALS: tuple[str, ...] = (
+    "frames_processed",
+    "frames_dropped",
+    "persons_detected",
+    "occurrences_emitted",
+    "fictitious_emitted",
+    "latency_p50_ms",
+    "latency_p99_ms",
+)
 
 # The column that places a row in an hour partition, per stream.
 TIME_COLUMN: dict[Stream, str] = {

@@ -18,10 +18,16 @@ so a video file processed faster than real time still gets whole windows and min
   stops in gets the whole floor too. Directions come from the camera's mix fixed in advance.
 * Demographics: counted per camera and window, and released only when the window has ended, after the
   small-cell policy; nothing links a count to an occurrence's time.
-* Heartbeats: one row per camera-minute with the counters, the frame-to-deletion latency p50/p99, the
-  fictitious plan (lambda per group) of that hour, the stream status and the LSH key epoch; released with
-  the occurrences of that minute, so a heartbeat still means every occurrence before its minute's end has
-  left (the landing zone's watermark).
+* Heartbeats: one row for every minute the camera's clock passes, with what camera health needs per minute
+  (frames read and corrupt, stream status, the fictitious plan of that hour, the LSH key epoch). The fields
+  that follow the persons in view (frames processed and dropped, persons detected, real and fictitious
+  occurrences emitted, the frame-to-deletion latency p50/p99) are totals of the camera-hour, carried only by
+  the hour's closing row: its last minute, or the last minute covered when the camera closes. Per minute
+  they would show which minutes held real persons, and so which occurrence rows are real (fictitious ones
+  are spread evenly over the hour); the analytics only ever use them per camera-hour. Occurrences count in
+  the minute of their time, when they are released. A minute's heartbeat leaves with that minute's
+  occurrences, so a heartbeat still means every occurrence before its minute's end has left (the landing
+  zone's watermark).
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ import heapq
 import itertools
 import logging
 import threading
+from array import array
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,8 +80,8 @@ def apply_small_cell_policy(counts: Mapping[Cell, int], policy: SmallCellPolicy,
     return {cell: n for cell, n in kept.items() if n >= min_size}
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values), q)) if values else None
+def percentile(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(np.asarray(values), q)) if len(values) else None
 
 
 def floor_seconds(when: dt.datetime) -> dt.datetime:
@@ -88,11 +95,33 @@ def _floor(when: dt.datetime, minutes: int) -> dt.datetime:
 
 @dataclass
 class _MinuteStats:
+    """What the pipeline reported in one minute; never written as such, only added to the hour's totals."""
+
     frames_processed: int = 0
     persons_detected: int = 0
     occurrences_emitted: int = 0
     fictitious_emitted: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _HourTotals:
+    """The person-following heartbeat fields of one camera-hour, written once, on the hour's closing row."""
+
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    persons_detected: int = 0
+    occurrences_emitted: int = 0
+    fictitious_emitted: int = 0
+    latencies_ms: array[float] = field(default_factory=lambda: array("d"))  # every frame of the hour, compactly
+
+    def add(self, minute: _MinuteStats, frames_dropped: int) -> None:
+        self.frames_processed += minute.frames_processed
+        self.frames_dropped += frames_dropped
+        self.persons_detected += minute.persons_detected
+        self.occurrences_emitted += minute.occurrences_emitted
+        self.fictitious_emitted += minute.fictitious_emitted
+        self.latencies_ms.extend(minute.latencies_ms)
 
 
 @dataclass
@@ -124,12 +153,18 @@ class _CameraLedger:
         self.plans: list[_FictitiousHour] = []  # drawn hours with rows still to leave
         self.next_hour: dt.datetime | None = None  # the next hour to draw a plan for
         self.minutes: dict[dt.datetime, _MinuteStats] = {}
+        self.next_minute: dt.datetime | None = None  # the first minute without a heartbeat yet
+        self.hour = _HourTotals()  # of the hour of ``next_minute``
         self.window: dict[Cell, int] = Counter()
         self.window_start: dt.datetime | None = None
         self.closed = False
 
     def minute(self, when: dt.datetime) -> _MinuteStats:
-        return self.minutes.setdefault(_floor(when, 1), _MinuteStats())
+        """The stats of ``when``'s minute; a minute whose heartbeat is written already counts in the next one."""
+        minute = _floor(when, 1)
+        if self.next_minute is not None and minute < self.next_minute:
+            minute = self.next_minute
+        return self.minutes.setdefault(minute, _MinuteStats())
 
 
 class Emitter:
@@ -172,7 +207,6 @@ class Emitter:
                 self._drop_late(ledger, when)
                 return
             heapq.heappush(ledger.held, (when, next(self._arrivals), row))
-            ledger.minute(ledger.clock or observed_at).occurrences_emitted += 1
 
     def demographic(self, camera_id: str, when: dt.datetime, age_band: str, gender: str) -> None:
         with self._lock:
@@ -207,7 +241,7 @@ class Emitter:
             now = ledger.clock
             self._retime_rest_of_plan(ledger, floor_seconds(now))
             self._release(ledger, None)
-            self._close_minutes(ledger, now + dt.timedelta(minutes=1))
+            self._close_minutes(ledger, _floor(now, 1) + dt.timedelta(minutes=1), final=True)
             if include_partial_window:
                 self._close_window(ledger)
             ledger.window.clear()
@@ -248,7 +282,9 @@ class Emitter:
         ledger.plans = [plan for plan in ledger.plans if not plan.done]
         fictitious = len(rows)
         while ledger.held and (cutoff is None or ledger.held[0][0] < cutoff):
-            rows.append(heapq.heappop(ledger.held)[2])
+            when, _, row = heapq.heappop(ledger.held)
+            rows.append(row)
+            ledger.minute(when).occurrences_emitted += 1
         if cutoff is not None:
             ledger.released = cutoff
         if rows:
@@ -330,34 +366,64 @@ class Emitter:
         ]
         self.writer.add(Stream.DEMOGRAPHICS, rows)
 
-    def _close_minutes(self, ledger: _CameraLedger, before: dt.datetime) -> None:
-        """Write a heartbeat for every minute that starts before ``before`` and was covered by the camera."""
+    def _close_minutes(self, ledger: _CameraLedger, before: dt.datetime, final: bool = False) -> None:
+        """Write a heartbeat for every minute from the first one not written yet up to ``before``.
+
+        Each row carries its minute's frames read and corrupt, stream status, plan and key epoch. The
+        person-following fields add up into the hour's totals, which only the hour's closing row carries
+        (its last minute, or with ``final`` the camera's last minute); every other row has 0 and no latency.
+        """
         assert ledger.started is not None
-        counts = ledger.counters.take_until(before)
-        minutes = sorted(m for m in set(ledger.minutes) | set(counts) if m < before and m >= _floor(ledger.started, 1))
+        first = ledger.next_minute or _floor(ledger.started, 1)
+        if first >= before:
+            return
+        reader_counts = self._reader_counts(ledger, first, before, final)
         rows = []
-        for minute in minutes:
-            stats = ledger.minutes.pop(minute, _MinuteStats())
-            read = counts.get(minute, {})
-            rows.append(
-                {
-                    "camera_id": ledger.camera.id,
-                    "minute_start": minute,
-                    "frames_read": read.get("frames_read", 0),
-                    "frames_processed": stats.frames_processed,
-                    "frames_dropped": read.get("frames_dropped", 0),
-                    "frames_corrupt": read.get("frames_corrupt", 0),
-                    "persons_detected": stats.persons_detected,
-                    "occurrences_emitted": stats.occurrences_emitted,
-                    "fictitious_emitted": stats.fictitious_emitted,
-                    "fictitious_plan_per_group": self.plan_for_hour(ledger.camera, _floor(minute, 60)),
-                    "stream_status": self.stream_status(ledger.camera.id),
-                    "latency_p50_ms": percentile(stats.latencies_ms, 50),
-                    "latency_p99_ms": percentile(stats.latencies_ms, 99),
-                    "lsh_key_epoch": self.key_epoch(minute),
-                }
-            )
+        minute = first
+        while minute < before:
+            read = reader_counts.get(minute, Counter())
+            ledger.hour.add(ledger.minutes.pop(minute, _MinuteStats()), read["frames_dropped"])
+            closing = minute.minute == 59 or (final and minute + dt.timedelta(minutes=1) == before)
+            rows.append(self._heartbeat_row(ledger, minute, read, ledger.hour if closing else _HourTotals()))
+            if closing:
+                ledger.hour = _HourTotals()
+            minute += dt.timedelta(minutes=1)
+        ledger.next_minute = before
         self.writer.add(Stream.HEARTBEATS, rows)
+
+    @staticmethod
+    def _reader_counts(
+        ledger: _CameraLedger, first: dt.datetime, before: dt.datetime, final: bool
+    ) -> dict[dt.datetime, Counter[str]]:
+        """The reader's counts of the minutes ``first`` up to ``before``. Counts of a minute already written (a
+        frame decoded just before its minute closed) go into the first of them, and when ``final`` counts of
+        minutes after the last into the last: each frame is counted once, and no minute gets two rows."""
+        last = before - dt.timedelta(minutes=1)
+        taken = ledger.counters.take_until(dt.datetime.max.replace(tzinfo=dt.UTC) if final else before)
+        counts: dict[dt.datetime, Counter[str]] = {}
+        for minute, read in taken.items():
+            counts.setdefault(min(max(minute, first), last), Counter()).update(read)
+        return counts
+
+    def _heartbeat_row(
+        self, ledger: _CameraLedger, minute: dt.datetime, read: Counter[str], hour: _HourTotals
+    ) -> dict[str, Any]:
+        return {
+            "camera_id": ledger.camera.id,
+            "minute_start": minute,
+            "frames_read": read["frames_read"],
+            "frames_processed": hour.frames_processed,
+            "frames_dropped": hour.frames_dropped,
+            "frames_corrupt": read["frames_corrupt"],
+            "persons_detected": hour.persons_detected,
+            "occurrences_emitted": hour.occurrences_emitted,
+            "fictitious_emitted": hour.fictitious_emitted,
+            "fictitious_plan_per_group": self.plan_for_hour(ledger.camera, _floor(minute, 60)),
+            "stream_status": self.stream_status(ledger.camera.id),
+            "latency_p50_ms": percentile(hour.latencies_ms, 50),
+            "latency_p99_ms": percentile(hour.latencies_ms, 99),
+            "lsh_key_epoch": self.key_epoch(minute),
+        }
 
     @staticmethod
     def _occurrence_row(camera_id: str, observed_at: dt.datetime, group_id: int, direction: str) -> dict[str, Any]:

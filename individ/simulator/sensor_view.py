@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from individ.contract import AGE_BANDS, GENDERS, N_GROUPS
+from individ.contract import AGE_BANDS, GENDERS, HEARTBEAT_HOUR_TOTALS, N_GROUPS
 from individ.fictitious import DEFAULT_RELEASE_HOLD_SECONDS, draw_fictitious_hour, plan_per_group, retime_offsets
 from individ.simulator.parameters import Imperfections, SimulationParameters
 from individ.simulator.visitors import Day, Topology
@@ -31,7 +31,7 @@ class Outage:
     camera: str
     start: int  # epoch seconds, minute-aligned
     end: int  # exclusive
-    heartbeats: str  # "down" (heartbeats say so) or "missing" (no heartbeats at all)
+    heartbeats: str  # "down" (heartbeats say so) or "missing" (no heartbeats at all: the sensor was stopped)
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,14 @@ def _heartbeats(
     fictitious_per_minute: np.ndarray,
     plan_per_minute: np.ndarray,
 ) -> pl.DataFrame:
-    """One heartbeat per camera-minute with plausible frame, detection and latency figures."""
+    """One heartbeat per camera-minute with plausible frame, detection and latency figures, as the sensor writes them.
+
+    The fields that follow the persons (``HEARTBEAT_HOUR_TOTALS``) are camera-hour totals on the hour's last row
+    the sensor wrote (``sensors.emitter``). A "missing" outage is the sensor process not running: it stopped
+    at the outage's start as on shutdown, writing the hour's totals so far on its last minute, and counts the
+    rest of the hour from zero after its restart. So each stretch of minutes the sensor ran in an hour carries
+    its totals on its last row. (A crash would lose them; the analytics fall back to the plan then.)
+    """
     n_cameras, minutes = down.shape
     fps = np.array([c.fps_cap for c in site.cameras])[:, None]
     shape = (n_cameras, minutes)
@@ -213,7 +220,7 @@ def _heartbeats(
         return np.where(down, zero, values).astype(np.int64).ravel()
 
     minute_start = start + 60 * np.arange(minutes)
-    frame = pl.DataFrame(
+    per_minute = pl.DataFrame(
         {
             "camera": np.repeat(np.arange(n_cameras), minutes),
             "minute_start": np.tile(minute_start, n_cameras),
@@ -226,13 +233,50 @@ def _heartbeats(
             "fictitious_emitted": when_up(fictitious_per_minute),
             "fictitious_plan_per_group": plan_per_minute.ravel(),
             "stream_status": status.ravel(),
-            "latency_p50_ms": np.where(down, np.nan, np.round(latency_p50, 1)).ravel(),
-            "latency_p99_ms": np.where(down, np.nan, np.round(latency_p99, 1)).ravel(),
+            "latency_p50_ms": np.where(down, np.nan, latency_p50).ravel(),
+            "latency_p99_ms": np.where(down, np.nan, latency_p99).ravel(),
             "lsh_key_epoch": np.tile(minute_start // (site.privacy.key_rotation_hours * 3600), n_cameras),
         }
     )
-    frame = frame.with_columns(pl.col("latency_p50_ms", "latency_p99_ms").fill_nan(None))
-    return frame.filter(~pl.Series(missing.ravel()))
+    per_minute = per_minute.with_columns(pl.col("latency_p50_ms", "latency_p99_ms").fill_nan(None))
+    stretch, closing = _stretches(minute_start // 3600, ~missing)
+    written = ~missing.ravel()
+    return _hour_totals_on_closing_rows(per_minute.filter(pl.Series(written)), stretch[written], closing[written])
+
+
+def _stretches(hour: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per [camera, minute], raveled: the stretch of consecutive written minutes within one hour it belongs to,
+    and whether it is the stretch's last minute (the row that carries the stretch's totals)."""
+    n_cameras = written.shape[0]
+    new_hour = np.r_[True, hour[1:] != hour[:-1]]
+    after_gap = np.c_[np.ones((n_cameras, 1), dtype=bool), ~written[:, :-1]]
+    starts = written & (new_hour[None, :] | after_gap)
+    hour_ends = np.r_[hour[1:] != hour[:-1], True]
+    before_gap = np.c_[~written[:, 1:], np.ones((n_cameras, 1), dtype=bool)]
+    ends = written & (hour_ends[None, :] | before_gap)
+    return np.cumsum(starts.ravel()) - 1, ends.ravel()
+
+
+def _hour_totals_on_closing_rows(per_minute: pl.DataFrame, stretch: np.ndarray, closing: np.ndarray) -> pl.DataFrame:
+    """Sum the person-following counts of each stretch onto its closing row (0 elsewhere); its latencies come
+    from the stretch's minutes (no frame-level samples here: the median of the minutes' p50 and the 90th
+    percentile of their p99 stand in for the percentiles over all frames), null elsewhere."""
+    counts = [name for name in HEARTBEAT_HOUR_TOTALS if not name.startswith("latency_")]
+    totals = (
+        per_minute.with_columns(stretch=pl.Series(stretch))
+        .group_by("stretch", maintain_order=True)
+        .agg(
+            pl.col(counts).sum(),
+            pl.col("latency_p50_ms").median().round(1),
+            pl.col("latency_p99_ms").quantile(0.9, interpolation="linear").round(1),
+        )
+    )
+    index = pl.Series(np.searchsorted(totals["stretch"].to_numpy(), stretch))
+    is_closing = pl.Series(closing)
+    return per_minute.with_columns(
+        pl.when(is_closing).then(totals[name].gather(index)).otherwise(0 if name in counts else None).alias(name)
+        for name in HEARTBEAT_HOUR_TOTALS
+    )
 
 
 def _fictitious(

@@ -120,7 +120,7 @@ def load_report_data(
         days,
     )
     share_row = connection.execute(
-        """SELECT sum(fictitious_emitted) / nullif(sum(passes_stored), 0) FROM marts.footfall_hourly
+        """SELECT sum(fictitious_removed) / nullif(sum(passes_stored), 0) FROM marts.footfall_hourly
            WHERE site_day BETWEEN ? AND ? AND list_contains(?, camera_id)""",
         [*days, scope_cameras],
     ).fetchone()

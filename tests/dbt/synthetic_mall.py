@@ -3,7 +3,9 @@
 Visitors enter, pass a corridor, visit a few stores (door in, dwell, door out) and leave. Each
 person has a base group; each sighting keeps it with probability ``keep`` and otherwise gets a fresh
 draw, so two sightings of one person share a group with probability about ``keep**2``. Fictitious
-passes follow the shared plan (``individ.fictitious``) and are published in per-minute heartbeats.
+passes follow the shared plan (``individ.fictitious``) and are published in heartbeats as the sensor writes
+them: a row per camera-minute, the person-following fields a camera-hour total on the hour's last row
+(``per_minute_totals`` writes them per minute, as older sensors did: the same sums).
 With ``double_count_rate`` the sensor emits that share of real sightings a second time 1-3 s later at
 the same camera (a split track), the double drawing its group like any sighting of the person.
 The truth (every sighting with its person) stays in memory for the tests; only anonymous rows go to
@@ -222,6 +224,7 @@ def write_warehouse(
     p_override: float | None = None,
     min_cell_size: int = 5,
     timezone: str = "UTC",
+    per_minute_totals: bool = False,
 ) -> None:
     """Create the raw.* tables the dbt project reads, filled from the scenario (anonymous rows only)."""
     layout = layout or MallLayout()
@@ -249,6 +252,18 @@ def write_warehouse(
     fict_by_minute = np.bincount(key[~real], minlength=size)
     cam_of = np.repeat(np.arange(len(ids)), minutes)
     minute_of = np.tile(np.arange(minutes), len(ids))
+    closing = np.ones(size, dtype=bool) if per_minute_totals else minute_of % 60 == 59
+
+    def totals(per_minute: np.ndarray) -> pa.Array:
+        """Per minute, or the camera-hour's sum on the hour's last row and 0 on the others."""
+        if per_minute_totals:
+            return pa.array(per_minute.astype(np.int32))
+        by_hour = per_minute.reshape(-1, 60).sum(axis=1)
+        return pa.array(np.where(closing, np.repeat(by_hour, 60), 0).astype(np.int32))
+
+    def latency(value: float) -> pa.Array:
+        return pa.array(np.where(closing, value, np.nan), from_pandas=True)
+
     heartbeats = pa.table(
         {
             "schema_version": pa.array(np.ones(size, dtype=np.int16)),
@@ -258,16 +273,16 @@ def write_warehouse(
             "camera_id": pa.array(ids[cam_of]),
             "minute_start": pa.array(scenario.epoch(minute_of * 60) * 1_000_000, pa.timestamp("us", tz="UTC")),
             "frames_read": pa.array(np.full(size, 600, dtype=np.int32)),
-            "frames_processed": pa.array(np.full(size, 590, dtype=np.int32)),
-            "frames_dropped": pa.array(np.full(size, 10, dtype=np.int32)),
+            "frames_processed": totals(np.full(size, 590)),
+            "frames_dropped": totals(np.full(size, 10)),
             "frames_corrupt": pa.array(np.zeros(size, dtype=np.int32)),
-            "persons_detected": pa.array(real_by_minute.astype(np.int32) * 3),
-            "occurrences_emitted": pa.array(real_by_minute.astype(np.int32)),
-            "fictitious_emitted": pa.array(fict_by_minute.astype(np.int32)),
+            "persons_detected": totals(real_by_minute * 3),
+            "occurrences_emitted": totals(real_by_minute),
+            "fictitious_emitted": totals(fict_by_minute),
             "fictitious_plan_per_group": pa.array(scenario.plan[cam_of, minute_of // 60]),
             "stream_status": pa.array(np.full(size, "ok")),
-            "latency_p50_ms": pa.array(np.full(size, 12.0)),
-            "latency_p99_ms": pa.array(np.full(size, 40.0)),
+            "latency_p50_ms": latency(12.0),
+            "latency_p99_ms": latency(40.0),
             "lsh_key_epoch": pa.array(np.ones(size, dtype=np.int64)),
             "ingested_at": pa.array([now] * size, pa.timestamp("us", tz="UTC")),
         }

@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from unittest.mock import ANY
 
 import duckdb
 import numpy as np
@@ -109,6 +111,24 @@ def test_footfall_is_stored_passes_minus_fictitious(mall: tuple[Scenario, Path, 
         hour = (int(hour_epoch) - int(START.timestamp())) // 3600
         assert footfall == scenario.real_passes(camera, hour)
         assert stored > footfall  # fictitious passes were added and removed again
+
+
+def test_sensor_health_reports_each_hours_totals_and_latency(mall: tuple[Scenario, Path, Manifest]) -> None:
+    """The mall's heartbeats are as the sensor writes them: minutes for health, the hour's totals on its last row."""
+    scenario, warehouse, _ = mall
+    rows = query(
+        warehouse,
+        "select camera_id, epoch(hour_start), heartbeat_minutes, ok_minutes, frames_read, frames_processed,"
+        " frames_dropped, dropped_frame_share, persons_detected, real_emitted, latency_p50_ms, latency_p99_max_ms"
+        " from marts.sensor_health",
+    )
+    assert len(rows) == 2 * len(scenario.camera_ids)
+    for camera, hour_epoch, minutes, ok, read, processed, dropped, share, persons, real, p50, p99 in rows:
+        hour = (int(hour_epoch) - int(START.timestamp())) // 3600
+        assert (minutes, ok, read, processed, dropped) == (60, 60, 60 * 600, 60 * 590, 60 * 10)
+        assert share == pytest.approx(1 / 60)
+        assert (persons, real) == (3 * scenario.real_passes(camera, hour), scenario.real_passes(camera, hour))
+        assert (p50, p99) == (12.0, 40.0)  # the closing row's, not a summary of 59 empty minutes'
 
 
 def test_flow_estimates_cover_the_truth(mall: tuple[Scenario, Path, Manifest]) -> None:
@@ -478,6 +498,68 @@ def test_p_sd_widens_to_the_jackknife_over_hours_when_pairs_scatter_more_than_po
         assert p_sd == pytest.approx(np.hypot(poisson, chance_part[scope]), rel=1e-9)
 
 
+def test_a_camera_hour_without_its_heartbeat_totals_removes_the_plans_fictitious_passes(
+    tmp_path: Path, manifest: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeats carry an hour's fictitious count on its last row. At entrance-0 that row is lost (59 of 60
+    minutes left); exit-0's sensor crashed at half past, before writing it (no heartbeat, no pass after). Their
+    footfall removes the plan's expectation for the minutes covered instead, flagged; the others are exact."""
+    scenario = generate(start=START, hours=3, visitors_per_hour=300, keep=0.7071, min_members=3.0, seed=11)
+    exit_0, crash = scenario.camera("exit-0"), 3600 + 1800
+    running = ~((scenario.camera_idx == exit_0) & (scenario.t >= crash) & (scenario.t < 2 * 3600))
+    scenario = replace(
+        scenario,
+        **{name: getattr(scenario, name)[running] for name in ("camera_idx", "t", "group", "person", "direction")},
+        is_double=scenario.is_double[running],
+    )
+    warehouse = tmp_path / "warehouse.duckdb"
+    write_warehouse(scenario, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(
+            "delete from raw.heartbeats where (camera_id = 'entrance-0' and minute_start = ?)"
+            " or (camera_id = 'exit-0' and minute_start >= ? and minute_start < ?)",
+            [START + dt.timedelta(minutes=119), START + dt.timedelta(seconds=crash), START + dt.timedelta(hours=2)],
+        )
+    models = "+footfall_hourly +int_camera_hour_totals +sensor_health"
+    run_dbt("run", manifest, warehouse, 1, 1, monkeypatch, select=models)
+    rows = query(
+        warehouse,
+        "select camera_id, fictitious_source, fictitious_removed, fictitious_emitted, footfall, passes_stored,"
+        " unaccounted_passes, heartbeat_minutes from marts.footfall_hourly",
+    )
+    assert len(rows) == len(scenario.camera_ids)
+    used = dict(
+        query(
+            warehouse,
+            "select cameras.camera_id, totals.fictitious_emitted from intermediate.int_camera_hour_totals as totals"
+            " join intermediate.int_camera_index as cameras using (camera_idx)"
+            f" where totals.hour_idx = {int(START.timestamp()) // 3600 + 1} and totals.fictitious_source = 'plan'",
+        )
+    )
+    covered = {"entrance-0": 60, "exit-0": 30}
+    for camera, source, removed, reported, footfall, stored, unaccounted, minutes in rows:
+        real = scenario.real_passes(camera, 1)
+        if camera not in covered:
+            assert (source, removed, footfall, unaccounted) == ("heartbeats", reported, real, 0), camera
+            continue
+        plan = scenario.plan[scenario.camera(camera), 1]
+        expected = round(plan * scenario.n_groups * covered[camera] / 60)
+        assert (source, removed, reported, used[camera]) == ("plan", expected, 0, expected), camera
+        assert (unaccounted, minutes) == (stored, covered[camera] - (camera == "entrance-0")), camera
+        # The plan's expectation, not the count: off by the fictitious persons' own randomness only.
+        assert abs(footfall - real) < 5 * np.sqrt(expected), camera
+        assert stored - real > 10 * np.sqrt(expected)  # without the fallback every fictitious pass was counted
+    assert used.keys() == covered.keys()
+    # Sensor health shows the missing minutes; the hour's person-following figures went with its last heartbeat.
+    health = query(
+        warehouse,
+        "select camera_id, missing_heartbeat_minutes, frames_processed, persons_detected, latency_p99_max_ms"
+        " from marts.sensor_health where camera_id in ('entrance-0', 'exit-0', 'exit-1') order by camera_id",
+    )
+    assert health == [("entrance-0", 1, 0, 0, None), ("exit-0", 30, 0, 0, None), ("exit-1", 0, 60 * 590, ANY, 40.0)]
+
+
 EVENING = 11  # 17:00 UTC: a scenario from there runs past midnight into a second site day of three hours
 
 
@@ -589,7 +671,8 @@ def doubled_mall(
 ) -> Iterator[tuple[Scenario, Path, Path, Manifest]]:
     """The mall with 5 % of real sightings emitted twice (1-3 s later, same camera), and the same mall as a sensor
     without double counts would have emitted it (every other sighting and its group unchanged), each run over
-    the whole day."""
+    the whole day. The second one's heartbeats are as older sensors wrote them, with a total per minute (the
+    contract's sums are the same, and so are the results)."""
     scenario = generate(
         start=START,
         hours=HOURS,
@@ -603,7 +686,7 @@ def doubled_mall(
     with pytest.MonkeyPatch.context() as monkeypatch:
         for name, version in (("doubled", scenario), ("clean", scenario.without_doubles())):
             warehouse = tmp_path_factory.mktemp(name) / "warehouse.duckdb"
-            write_warehouse(version, warehouse)
+            write_warehouse(version, warehouse, per_minute_totals=name == "clean")
             run_dbt("run", manifest, warehouse, 0, HOURS, monkeypatch)
             warehouses.append(warehouse)
     yield scenario, warehouses[0], warehouses[1], manifest

@@ -218,7 +218,7 @@ def test_fictitious_directions_take_every_direction_a_real_pass_can_have(tmp_pat
     assert fictitious_directions(tmp_path / "no-line", no_line) == {"unknown": 1.0}
 
 
-def test_heartbeats_carry_counts_latency_plan_and_key_epoch(tmp_path: Path) -> None:
+def test_heartbeats_carry_minute_health_and_the_hour_totals_on_the_closing_row(tmp_path: Path) -> None:
     emitter, writer, landing, counters = make_emitter(tmp_path, expected=2000, min_members=3)
     for index in range(20):  # minute 0: 20 frames, 2 persons each, latencies 10..29 ms
         when = START + dt.timedelta(seconds=3 * index)
@@ -234,14 +234,61 @@ def test_heartbeats_carry_counts_latency_plan_and_key_epoch(tmp_path: Path) -> N
     writer.flush()
     (row,) = read(landing, Stream.HEARTBEATS).to_pylist()
     assert row["minute_start"] == START
-    assert (row["frames_read"], row["frames_processed"], row["frames_dropped"], row["frames_corrupt"]) == (
-        40,
-        20,
-        20,
-        3,
-    )
-    assert row["persons_detected"] == 40 and row["occurrences_emitted"] == 1
-    assert row["latency_p50_ms"] == pytest.approx(19.5) and 28 < row["latency_p99_ms"] <= 29
+    assert (row["frames_read"], row["frames_corrupt"], row["stream_status"]) == (40, 3, "ok")
     assert row["fictitious_plan_per_group"] == pytest.approx(2.0)  # the floor: 2,000 expected passes fill the rest
     assert row["lsh_key_epoch"] == 20_009
-    assert row["stream_status"] == "ok"
+    # What follows the persons waits for the hour's closing row.
+    assert (row["frames_processed"], row["frames_dropped"], row["persons_detected"]) == (0, 0, 0)
+    assert (row["occurrences_emitted"], row["fictitious_emitted"]) == (0, 0)
+    assert row["latency_p50_ms"] is None and row["latency_p99_ms"] is None
+    emitter.advance("cam-a", at(60.01) + HOLD)
+    writer.flush()
+    rows = sorted(read(landing, Stream.HEARTBEATS).to_pylist(), key=lambda r: r["minute_start"])
+    assert [r["minute_start"] for r in rows] == [at(m) for m in range(60)]  # one row per minute, none twice
+    closing = rows[59]
+    assert (closing["frames_read"], closing["frames_corrupt"]) == (0, 0)
+    assert (closing["frames_processed"], closing["frames_dropped"], closing["persons_detected"]) == (20, 20, 40)
+    fictitious = read(landing, Stream.OCCURRENCES).filter(
+        pa.compute.less(pa.compute.field("observed_at"), pa.scalar(at(60), pa.timestamp("ms", tz="UTC")))
+    )
+    assert closing["occurrences_emitted"] == 1 and closing["fictitious_emitted"] == fictitious.num_rows - 1
+    assert closing["latency_p50_ms"] == pytest.approx(19.5) and 28 < closing["latency_p99_ms"] <= 29
+    assert all(r["persons_detected"] == 0 and r["latency_p99_ms"] is None for r in rows[1:59])
+
+
+def test_at_shutdown_the_last_covered_minute_carries_the_totals(tmp_path: Path) -> None:
+    """A sensor stopped mid-hour writes what it counted on its last minute; a restart counts on from zero."""
+    emitter, writer, landing, _ = make_emitter(tmp_path, expected=0, min_members=3)
+    for second in range(30 * 60, 75 * 60 + 31, 2):  # 12:30 to 13:15:30 (UTC 09:30 to 10:15:30)
+        emitter.frame_processed("cam-a", START + dt.timedelta(seconds=second), 1, 5.0)
+    emitter.close("cam-a", include_partial_window=False)
+    writer.flush()
+    rows = sorted(read(landing, Stream.HEARTBEATS).to_pylist(), key=lambda r: r["minute_start"])
+    assert [r["minute_start"] for r in rows] == [at(m) for m in range(30, 76)]
+    carrying = [r for r in rows if r["frames_processed"] or r["fictitious_emitted"] or r["latency_p50_ms"]]
+    assert [r["minute_start"] for r in carrying] == [at(59), at(75)]
+    first, last = carrying
+    assert (first["frames_processed"], first["persons_detected"]) == (900, 900)  # 30 minutes, a frame every 2 s
+    assert (last["frames_processed"], last["persons_detected"]) == (466, 466)  # 13:00:00 to 13:15:30
+    occurrences = read(landing, Stream.OCCURRENCES).column("observed_at").to_pylist()
+    assert first["fictitious_emitted"] == sum(t < at(60) for t in occurrences)
+    assert last["fictitious_emitted"] == sum(t >= at(60) for t in occurrences)
+
+
+def test_counts_of_a_minute_already_written_go_to_the_next_row(tmp_path: Path) -> None:
+    """A frame decoded just before its minute closed but reported after: counted once, in the next row."""
+    emitter, writer, landing, counters = make_emitter(tmp_path)
+    emitter.advance("cam-a", at(0))
+    emitter.advance("cam-a", at(1.001) + HOLD)  # minute 0 is written (its rows left)
+    counters.add(at(0.999), "frames_read")
+    emitter.frame_processed("cam-a", at(0.999), 3, 7.0)
+    emitter.close("cam-a", include_partial_window=False)
+    writer.flush()
+    rows = sorted(read(landing, Stream.HEARTBEATS).to_pylist(), key=lambda r: r["minute_start"])
+    # The frame counts in minute 1 (the first not written); its persons in the hour's totals on the last row.
+    assert [(r["minute_start"], r["frames_read"], r["persons_detected"]) for r in rows] == [
+        (at(0), 0, 0),
+        (at(1), 1, 0),
+        (at(2), 0, 0),
+        (at(3), 0, 3),
+    ]

@@ -11,7 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from individ.contract import ContractViolation, LandingZone, Stream
+from individ.contract import HEARTBEAT_HOUR_TOTALS, ContractViolation, LandingZone, Stream
 from individ.fictitious import plan_per_group
 from individ.simulator import TRUTH_TABLES, Imperfections, SimulationResult
 from individ.site_config import SiteConfig
@@ -176,7 +176,36 @@ def test_imperfections_are_produced_and_recorded(imperfect: SimulationResult) ->
             assert during.height == 0
         else:
             assert during.height > 0 and set(during["stream_status"]) == {"down"}
-            assert during["occurrences_emitted"].sum() == 0
+
+
+def test_heartbeats_carry_the_hour_totals_on_the_last_row_the_sensor_wrote(imperfect: SimulationResult) -> None:
+    """As the sensor: person-following fields only on the last row of each stretch the sensor ran in an hour
+    (the hour's last minute, or the minute before a missing outage: the sensor stopped there), summing to the truth."""
+    minute = dt.timedelta(minutes=1)
+    heartbeats = (
+        _landing(imperfect, Stream.HEARTBEATS)
+        .sort("camera_id", "minute_start")
+        .with_columns(
+            pl.col("minute_start").dt.truncate("1h").alias("hour"),
+            pl.col("minute_start").shift(-1).over("camera_id").alias("next_minute"),
+        )
+        .with_columns(
+            closing=pl.col("next_minute").is_null()
+            | (pl.col("next_minute") != pl.col("minute_start") + minute)
+            | (pl.col("minute_start").dt.minute() == 59),
+            carrying=pl.any_horizontal([pl.col(name).fill_null(0) != 0 for name in HEARTBEAT_HOUR_TOTALS]),
+        )
+    )
+    assert heartbeats.filter(pl.col("carrying") & ~pl.col("closing")).height == 0
+    before_a_gap = heartbeats.filter(
+        pl.col("carrying") & pl.col("next_minute").is_not_null() & (pl.col("minute_start").dt.minute() != 59)
+    )
+    assert before_a_gap.height > 0  # hours whose sensor stopped during a missing outage kept their totals
+    per_hour = heartbeats.group_by("hour", "camera_id").agg(pl.col("occurrences_emitted", "fictitious_emitted").sum())
+    truth = _truth(imperfect, "true_footfall_hourly").select("hour", "camera_id", "emitted_real", "fictitious")
+    joined = truth.join(per_hour, on=["hour", "camera_id"], how="full", coalesce=True).fill_null(0)
+    assert (joined["occurrences_emitted"] == joined["emitted_real"]).all()
+    assert (joined["fictitious_emitted"] == joined["fictitious"]).all()
 
 
 def test_late_and_duplicate_segments_are_delivered(imperfect: SimulationResult) -> None:

@@ -42,10 +42,12 @@ dispersion as (
     group by group_hours.hour_idx
 ),
 
+-- The fictitious passes of each hour over all cameras (heartbeats, or the plan where a camera-hour's
+-- heartbeats account for none of its passes: int_camera_hour_fictitious).
 fictitious_hours as (
-    select hb.hour_start, sum(hb.fictitious_emitted) as fictitious
-    from {{ ref('stg_heartbeats') }} as hb, run
-    where hb.minute_start >= run.fit_start and hb.minute_start < run.days_end
+    select hours.hour_start, sum(hours.fictitious_passes) as fictitious
+    from {{ ref('int_camera_hour_fictitious') }} as hours, run
+    where hours.hour_start >= date_trunc('hour', run.fit_start) and hours.hour_start < run.days_end
     group by all
 ),
 

@@ -1,11 +1,13 @@
 {{ config(pre_hook="{{ delete_requested_hours('hour_start') }}") }}
 -- Passes per camera and hour, corrected for the fictitious persons the sensor added. The camera total
--- is exact: footfall = passes stored - fictitious passes emitted (heartbeats). Heartbeats do not say
--- which direction the fictitious passes took, so the per-direction figures share them out in
--- proportion to the stored passes of each direction.
+-- is exact: footfall = passes stored - fictitious passes emitted (heartbeats, a camera-hour total). Where
+-- the heartbeats account for none of the stored passes (the row carrying the hour's total is missing),
+-- the plan's expectation is removed instead (int_camera_hour_fictitious; fictitious_source = 'plan').
+-- Heartbeats do not say which direction the fictitious passes took, so the per-direction figures share
+-- them out in proportion to the stored passes of each direction.
 -- The sensor's double counts (a pass emitted twice, a split track) are removed too: with d the day's share of
 -- the camera's real passes that are doubles (double_count_rates; 0 when the site shows none),
---   footfall = (passes stored - fictitious) (1 - d)
+--   footfall = (passes stored - fictitious removed) (1 - d)
 -- and each direction's figure is scaled the same way. The raw counts stay beside it.
 with run as (
     select * from {{ ref('int_run_window') }}
@@ -26,16 +28,11 @@ passes as (
 ),
 
 heartbeats as (
-    select
-        hb.camera_id,
-        hb.hour_start,
-        sum(hb.fictitious_emitted) as fictitious_emitted,
-        sum(hb.occurrences_emitted) as real_emitted,
-        count(*) as heartbeat_minutes
-    from {{ ref('stg_heartbeats') }} as hb
+    select hours.*
+    from {{ ref('int_camera_hour_fictitious') }} as hours
     cross join run
-    where hb.minute_start >= run.window_start and hb.minute_start < run.window_end
-    group by all
+    where hours.hour_start >= run.window_start and hours.hour_start < run.window_end
+      and hours.fictitious_source <> 'none'
 ),
 
 joined as (
@@ -46,8 +43,10 @@ joined as (
         coalesce(passes.passes_in_stored, 0) as passes_in_stored,
         coalesce(passes.passes_out_stored, 0) as passes_out_stored,
         coalesce(passes.passes_unknown_stored, 0) as passes_unknown_stored,
-        coalesce(heartbeats.fictitious_emitted, 0) as fictitious_emitted,
-        heartbeats.real_emitted,
+        coalesce(heartbeats.fictitious_reported, 0) as fictitious_emitted,
+        heartbeats.real_reported as real_emitted,
+        coalesce(heartbeats.fictitious_passes, 0) as fictitious_removed,
+        coalesce(heartbeats.fictitious_source, 'none') as fictitious_source,
         coalesce(heartbeats.heartbeat_minutes, 0) as heartbeat_minutes
     from passes
     full outer join heartbeats
@@ -64,10 +63,10 @@ corrected as (
     select
         dated.*,
         coalesce(doubles.double_count_rate, 0) as double_count_rate,
-        (dated.passes_stored - dated.fictitious_emitted) * coalesce(doubles.double_count_rate, 0)
+        (dated.passes_stored - dated.fictitious_removed) * coalesce(doubles.double_count_rate, 0)
             as estimated_double_counts,
-        (dated.passes_stored - dated.fictitious_emitted) * (1 - coalesce(doubles.double_count_rate, 0)) as footfall,
-        dated.fictitious_emitted / nullif(dated.passes_stored, 0) as fictitious_share
+        (dated.passes_stored - dated.fictitious_removed) * (1 - coalesce(doubles.double_count_rate, 0)) as footfall,
+        dated.fictitious_removed / nullif(dated.passes_stored, 0) as fictitious_share
     from dated
     left join {{ ref('double_count_rates') }} as doubles
         on dated.camera_id = doubles.camera_id and dated.site_day = doubles.site_day
@@ -95,6 +94,8 @@ select
     corrected.passes_unknown_stored,
     cast(corrected.fictitious_emitted as bigint) as fictitious_emitted,
     cast(corrected.real_emitted as bigint) as real_emitted,
+    cast(corrected.fictitious_removed as bigint) as fictitious_removed,
+    corrected.fictitious_source,
     corrected.heartbeat_minutes,
     -- Stored passes that the sensor's own counts do not account for (lost or extra segments).
     cast(corrected.passes_stored - corrected.fictitious_emitted - corrected.real_emitted as bigint) as unaccounted_passes

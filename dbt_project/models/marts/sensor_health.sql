@@ -1,6 +1,11 @@
 {{ config(pre_hook="{{ delete_requested_hours('hour_start') }}") }}
 -- Sensor health per camera and hour from the heartbeats: stream availability, frames, the
 -- fictitious-person share and the frame-to-deletion latency (frame received -> image data deleted).
+-- Status and frames read / corrupt are per minute; what follows the persons in view (frames processed
+-- and dropped, persons, passes, latency) is a camera-hour total on the hour's last heartbeat, so the sums
+-- below are the hour's totals and the latency is the hour's (over all its frames). Where several rows
+-- carry a latency (a sensor restarted within the hour; older files, one per minute) the p50 is their
+-- median and the p99 the worst.
 with run as (
     select * from {{ ref('int_run_window') }}
 ),

@@ -1,4 +1,5 @@
--- One row per camera and minute: sensor health and the published fictitious-person plan.
+-- One row per camera and minute: sensor health and the published fictitious-person plan. The fields that
+-- follow the persons in view are camera-hour totals on the hour's last row (0 / null on the others).
 select
     site_id,
     sensor_id,
