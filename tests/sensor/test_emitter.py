@@ -11,16 +11,13 @@ import pytest
 
 from individ.contract import LandingZone, Stream
 from individ.fictitious import DEFAULT_DIRECTION_MIX
-from individ.site_config import Camera, CameraRole, CountingLine, Point, PrivacyParameters, SmallCellPolicy
+from individ.site_config import Camera, CameraRole, PrivacyParameters, SmallCellPolicy
 from sensors.emitter import Emitter, apply_small_cell_policy
-from sensors.metrics import SensorMetrics
 from sensors.sources import FrameCounters
 from sensors.writer import BufferedWriter
 
 from .conftest import START
-
-HOLD = dt.timedelta(seconds=120)  # the default release hold
-LINE = CountingLine(start=Point(x=0.1, y=0.6), end=Point(x=0.9, y=0.6))
+from .emitters import HOLD, LINE, build_emitter
 
 
 def make_emitter(
@@ -28,22 +25,8 @@ def make_emitter(
 ) -> tuple[Emitter, BufferedWriter, LandingZone, FrameCounters]:
     camera = camera or Camera(id="cam-a", source="x.mp4", role="corridor", expected_passes_per_hour=expected)
     params = PrivacyParameters.model_validate({"fictitious": {"min_members": min_members}, **privacy})
-    landing = LandingZone(tmp_path / "landing")
-    metrics = SensorMetrics()
-    writer = BufferedWriter(landing, "test-site", "sensor-1", 1_000_000, metrics)
-    counters = FrameCounters()
-    emitter = Emitter(
-        [camera],
-        {"cam-a": counters},
-        params,
-        dt.UTC,
-        writer,
-        metrics,
-        stream_status=lambda _: "ok",
-        key_epoch=lambda minute: 20_000 + minute.hour,
-        rng=np.random.default_rng(5),
-    )
-    return emitter, writer, landing, counters
+    built = build_emitter(tmp_path, camera, params, seed=5, key_epoch=lambda minute: 20_000 + minute.hour)
+    return built.emitter, built.writer, built.landing, built.counters
 
 
 def read(landing: LandingZone, stream: Stream) -> pa.Table:

@@ -19,13 +19,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from individ.contract import HEARTBEAT_HOUR_TOTALS, LandingZone, Stream
-from individ.fictitious import DEFAULT_RELEASE_HOLD_SECONDS
+from individ.contract import HEARTBEAT_HOUR_TOTALS, Stream
 from individ.site_config import Camera, PrivacyParameters
-from sensors.emitter import Emitter
-from sensors.metrics import SensorMetrics
-from sensors.sources import FrameCounters
-from sensors.writer import BufferedWriter
+
+from .emitters import HOLD, build_emitter
 
 HOUR = dt.datetime(2026, 11, 2, 7, 0, tzinfo=dt.UTC)
 FPS = 5
@@ -50,21 +47,8 @@ def quiet_hour(tmp_path: Path, arrivals: tuple[float, ...]) -> QuietHour:
     """One hour at a store door (300 expected passes/h: 2.7 fictitious persons per group) through the real Emitter."""
     camera = Camera(id="door", source="door.mp4", role="store_door_in", expected_passes_per_hour=300)
     privacy = PrivacyParameters.model_validate({"fictitious": {"min_members": 3}})
-    landing = LandingZone(tmp_path / "landing")
-    metrics = SensorMetrics()
-    writer = BufferedWriter(landing, "site", "sensor-1", 10**7, metrics)
-    counters = FrameCounters()
-    emitter = Emitter(
-        [camera],
-        {"door": counters},
-        privacy,
-        dt.UTC,
-        writer,
-        metrics,
-        stream_status=lambda _: "ok",
-        key_epoch=lambda _: 1,
-        rng=np.random.default_rng(1),
-    )
+    built = build_emitter(tmp_path, camera, privacy)
+    emitter, writer, landing, counters = built.emitter, built.writer, built.landing, built.counters
     groups = np.random.default_rng(3).integers(0, 1000, size=len(arrivals))
     track_ends = {round((a + IN_VIEW_SECONDS + 1) * FPS): i for i, a in enumerate(arrivals)}
     real, latencies = [], []
@@ -92,7 +76,7 @@ def quiet_hour(tmp_path: Path, arrivals: tuple[float, ...]) -> QuietHour:
         processed += 1
         persons += in_view
         latencies.append(latency)
-    emitter.advance("door", HOUR + dt.timedelta(hours=1, seconds=DEFAULT_RELEASE_HOLD_SECONDS + 1))  # all released
+    emitter.advance("door", HOUR + dt.timedelta(hours=1, seconds=HOLD.seconds + 1))  # all released
     writer.flush()
     end = pa.scalar(HOUR + dt.timedelta(hours=1), pa.timestamp("ms", tz="UTC"))
     occurrences = pa.concat_tables([landing.read(s) for s in landing.segments(Stream.OCCURRENCES)])

@@ -17,42 +17,27 @@ import numpy as np
 import pyarrow as pa
 
 from individ.contract import LandingZone, Stream
-from individ.site_config import Camera, CountingLine, Point, PrivacyParameters
+from individ.site_config import Camera, PrivacyParameters
 from sensors.emitter import Emitter
-from sensors.metrics import SensorMetrics
 from sensors.pipeline import CameraPipeline, VisionModels
 from sensors.privacy.grouping import GroupAssigner
 from sensors.privacy.keys import EpochKeys, SiteSecret
 from sensors.settings import TrackingSettings
-from sensors.sources import Frame, FrameCounters
+from sensors.sources import Frame
 from sensors.vision.demographics import DemographicGuess
 from sensors.vision.detections import Detections
 from sensors.writer import BufferedWriter
 
 from .conftest import START
+from .emitters import HOLD, LINE, build_emitter
 
-LINE = CountingLine(start=Point(x=0.1, y=0.6), end=Point(x=0.9, y=0.6))
-HOLD = dt.timedelta(seconds=120)
 DOOR = Camera(id="door", source="x.mp4", role="entrance", expected_passes_per_hour=600, counting_line=LINE)
 
 
 def make(tmp_path: Path, min_members: float = 3.0, hold: dt.timedelta = HOLD) -> tuple[Emitter, BufferedWriter]:
     params = PrivacyParameters.model_validate({"fictitious": {"min_members": min_members}})
-    metrics = SensorMetrics()
-    writer = BufferedWriter(LandingZone(tmp_path / "landing"), "s", "sensor-1", 10**7, metrics)
-    emitter = Emitter(
-        [DOOR],
-        {"door": FrameCounters()},
-        params,
-        dt.UTC,
-        writer,
-        metrics,
-        stream_status=lambda _: "ok",
-        key_epoch=lambda _: 1,
-        rng=np.random.default_rng(1),
-        release_hold=hold,
-    )
-    return emitter, writer
+    built = build_emitter(tmp_path, DOOR, params, hold=hold)
+    return built.emitter, built.writer
 
 
 def segment_tables(tmp_path: Path, stream: Stream) -> list[pa.Table]:
