@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 Cell = tuple[str, str]  # (age_band, gender)
 UNKNOWN_CELL: Cell = ("unknown", "unknown")
 HOUR = dt.timedelta(hours=1)
+# A minute's heartbeat reports the least healthy status seen in it (a minute that was down for a moment says down).
+_STATUS_SEVERITY = {"ok": 0, "stopped": 1, "reconnecting": 2, "down": 3}
 
 
 def apply_small_cell_policy(counts: Mapping[Cell, int], policy: SmallCellPolicy, min_size: int) -> dict[Cell, int]:
@@ -102,6 +104,7 @@ class _MinuteStats:
     occurrences_emitted: int = 0
     fictitious_emitted: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    stream_status: str | None = None  # the least healthy status seen while the camera's clock was in the minute
 
 
 @dataclass
@@ -257,6 +260,7 @@ class Emitter:
             ledger.released = floor_seconds(now)
             ledger.window_start = _floor(now, self.privacy.demographics_window_minutes)
         ledger.clock = now
+        self._note_stream_status(ledger, now)
         self._draw_plans(ledger, now)
         assert ledger.released is not None and ledger.window_start is not None
         self._release(ledger, max(ledger.released, floor_seconds(now) - self.release_hold))
@@ -266,6 +270,13 @@ class Emitter:
             ledger.window.clear()
             ledger.window_start = _floor(now, self.privacy.demographics_window_minutes)
         self._close_minutes(ledger, _floor(ledger.released, 1))  # a minute's heartbeat leaves with its rows
+
+    def _note_stream_status(self, ledger: _CameraLedger, now: dt.datetime) -> None:
+        """Remember the stream's status for ``now``'s minute: its heartbeat leaves a hold later, when it may differ."""
+        stats = ledger.minute(now)
+        status = self.stream_status(ledger.camera.id)
+        if stats.stream_status is None or _STATUS_SEVERITY[status] > _STATUS_SEVERITY[stats.stream_status]:
+            stats.stream_status = status
 
     # -- release by time slices ----------------------------------------------------------------------
 
@@ -382,9 +393,11 @@ class Emitter:
         minute = first
         while minute < before:
             read = reader_counts.get(minute, Counter())
-            ledger.hour.add(ledger.minutes.pop(minute, _MinuteStats()), read["frames_dropped"])
+            stats = ledger.minutes.pop(minute, _MinuteStats())
+            ledger.hour.add(stats, read["frames_dropped"])
             closing = minute.minute == 59 or (final and minute + dt.timedelta(minutes=1) == before)
-            rows.append(self._heartbeat_row(ledger, minute, read, ledger.hour if closing else _HourTotals()))
+            status = stats.stream_status or self.stream_status(ledger.camera.id)
+            rows.append(self._heartbeat_row(ledger, minute, read, status, ledger.hour if closing else _HourTotals()))
             if closing:
                 ledger.hour = _HourTotals()
             minute += dt.timedelta(minutes=1)
@@ -406,7 +419,7 @@ class Emitter:
         return counts
 
     def _heartbeat_row(
-        self, ledger: _CameraLedger, minute: dt.datetime, read: Counter[str], hour: _HourTotals
+        self, ledger: _CameraLedger, minute: dt.datetime, read: Counter[str], status: str, hour: _HourTotals
     ) -> dict[str, Any]:
         return {
             "camera_id": ledger.camera.id,
@@ -419,7 +432,7 @@ class Emitter:
             "occurrences_emitted": hour.occurrences_emitted,
             "fictitious_emitted": hour.fictitious_emitted,
             "fictitious_plan_per_group": self.plan_for_hour(ledger.camera, _floor(minute, 60)),
-            "stream_status": self.stream_status(ledger.camera.id),
+            "stream_status": status,
             "latency_p50_ms": percentile(hour.latencies_ms, 50),
             "latency_p99_ms": percentile(hour.latencies_ms, 99),
             "lsh_key_epoch": self.key_epoch(minute),

@@ -37,8 +37,9 @@ def build_emitter(
     seed: int = 1,
     key_epoch: Callable[[dt.datetime], int] = lambda _: 1,
     hold: dt.timedelta = HOLD,
+    stream_status: Callable[[str], str] = lambda _: "ok",
 ) -> EmitterUnderTest:
-    """One camera's Emitter writing to ``tmp_path / 'landing'``, its stream always 'ok', its draws seeded."""
+    """One camera's Emitter writing to ``tmp_path / 'landing'``, its draws seeded."""
     landing = LandingZone(tmp_path / "landing")
     metrics = SensorMetrics()
     writer = BufferedWriter(landing, "test-site", "sensor-1", 10**7, metrics)
@@ -50,7 +51,7 @@ def build_emitter(
         dt.UTC,
         writer,
         metrics,
-        stream_status=lambda _: "ok",
+        stream_status=stream_status,
         key_epoch=key_epoch,
         rng=np.random.default_rng(seed),
         release_hold=hold,

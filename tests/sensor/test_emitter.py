@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from individ.contract import LandingZone, Stream
+from individ.contract import STREAM_STATUSES, LandingZone, Stream
 from individ.fictitious import DEFAULT_DIRECTION_MIX
 from individ.site_config import Camera, CameraRole, PrivacyParameters, SmallCellPolicy
-from sensors.emitter import Emitter, apply_small_cell_policy
+from sensors.emitter import _STATUS_SEVERITY, Emitter, apply_small_cell_policy
 from sensors.sources import FrameCounters
 from sensors.writer import BufferedWriter
 
@@ -275,3 +275,22 @@ def test_counts_of_a_minute_already_written_go_to_the_next_row(tmp_path: Path) -
         (at(2), 0, 0),
         (at(3), 0, 3),
     ]
+
+
+def test_a_minutes_heartbeat_reports_the_status_of_that_minute_not_of_when_it_is_written(tmp_path: Path) -> None:
+    """Heartbeats leave a release hold after their minute; the stream may have recovered by then."""
+    status = {"now": "ok"}
+    camera = Camera(id="cam-a", source="rtsp://x", role="corridor")
+    params = PrivacyParameters.model_validate({"fictitious": {"min_members": 0}})
+    built = build_emitter(tmp_path, camera, params, stream_status=lambda _: status["now"])
+    for second in range(0, 60 * 5, 5):  # down from 1:00 to 1:30, otherwise ok
+        status["now"] = "down" if 60 <= second < 90 else "ok"
+        built.emitter.advance("cam-a", START + dt.timedelta(seconds=second))
+    built.emitter.close("cam-a", include_partial_window=False)
+    built.writer.flush()
+    rows = sorted(read(built.landing, Stream.HEARTBEATS).to_pylist(), key=lambda r: r["minute_start"])
+    assert [r["stream_status"] for r in rows] == ["ok", "down", "ok", "ok", "ok"]
+
+
+def test_every_stream_status_has_a_severity() -> None:
+    assert set(_STATUS_SEVERITY) == set(STREAM_STATUSES)
