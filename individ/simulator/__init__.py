@@ -30,7 +30,8 @@ apart into ``<data>/truth/``:
     store_id, door_in_at, door_out_at (UTC), dwell_seconds: one row per visit (dwell attributed to the
     hour of door_in_at).
 ``true_footfall_hourly.parquet``
-    hour, camera_id, direction, real_passes, missed, lost_in_outage (by the true pass's hour),
+    hour, camera_id, direction (the real passes', as the sensor gives it: 'unknown' without a counting line),
+    real_passes, missed, lost_in_outage (by the true pass's hour),
     emitted_real (detections incl. double counts), double_counts, fictitious (by the emitted
     timestamp's hour): occurrences in the landing zone per camera-hour = emitted_real + fictitious.
 ``true_demographics.parquet``

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from individ.contract import LandingZone, Stream
+from individ.contract import DIRECTIONS, LandingZone, Stream
 from individ.simulator.parameters import SimulationParameters
 from individ.simulator.sensor_view import SensorDay
 from individ.simulator.visitors import Topology
@@ -54,14 +54,16 @@ class Delivery:
     duplicate: bool
 
 
-def _segment_table(rows: pl.DataFrame, time_column: str, topology: Topology, with_direction: bool) -> pa.Table:
-    """Contract columns for one segment: camera ids and directions from the camera index, times as UTC ms."""
+def _segment_table(rows: pl.DataFrame, time_column: str, topology: Topology) -> pa.Table:
+    """Contract columns for one segment: camera ids and directions from their indices, times as UTC ms."""
     camera = pa.array(rows["camera"].to_numpy().astype(np.int32))
-    table = rows.drop("camera", time_column).to_arrow()
+    indexed = ["camera", time_column, *(["direction"] if "direction" in rows.columns else [])]
+    table = rows.drop(indexed).to_arrow()
     table = table.append_column("camera_id", pa.DictionaryArray.from_arrays(camera, pa.array(topology.camera_ids)))
     table = table.append_column(time_column, pa.array(rows[time_column].to_numpy() * 1000, pa.int64()).cast(_MS))
-    if with_direction:
-        table = table.append_column("direction", pa.DictionaryArray.from_arrays(camera, pa.array(topology.directions)))
+    if "direction" in rows.columns:
+        direction = pa.array(rows["direction"].to_numpy().astype(np.int32))
+        table = table.append_column("direction", pa.DictionaryArray.from_arrays(direction, pa.array(DIRECTIONS)))
     return table
 
 
@@ -74,11 +76,13 @@ def batches(
     """
     names, owner_of_camera = np.unique(np.array(sensor_ids(site)), return_inverse=True)
     segment = params.segment_minutes * 60
+    real_direction = np.array([DIRECTIONS.index(name) for name in topology.directions], dtype=np.int8)
     occurrences = pl.DataFrame(
         {
             "camera": np.concatenate([sensor.real_camera, sensor.fictitious_camera]),
             "observed_at": np.concatenate([sensor.real_observed_at, sensor.fictitious_observed_at]),
             "group_id": np.concatenate([sensor.real_group, sensor.fictitious_group]).astype(np.int16),
+            "direction": np.concatenate([real_direction[sensor.real_camera], sensor.fictitious_direction]),
         }
     )
     streams = [
@@ -99,9 +103,7 @@ def batches(
         cut = np.flatnonzero((window[1:] != window[:-1]) | (owner[1:] != owner[:-1])) + 1
         for begin, end in zip(np.r_[0, cut], np.r_[cut, order.size], strict=True):
             start = int(window[begin])
-            table = _segment_table(
-                ordered.slice(int(begin), int(end - begin)), time_column, topology, stream is Stream.OCCURRENCES
-            )
+            table = _segment_table(ordered.slice(int(begin), int(end - begin)), time_column, topology)
             result.append(_Batch(stream, str(names[owner[begin]]), start, start + length, table))
     return result
 

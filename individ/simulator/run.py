@@ -40,7 +40,7 @@ class SimulationResult:
 
 def _rngs(seed: int, date: dt.date) -> tuple[np.random.Generator, ...]:
     """Independent streams per day and component, so that one day or part never shifts another."""
-    children = np.random.SeedSequence([seed, date.toordinal()]).spawn(3)
+    children = np.random.SeedSequence([seed, date.toordinal()]).spawn(4)
     return tuple(np.random.default_rng(child) for child in children)
 
 
@@ -72,12 +72,12 @@ def simulate(
     with tqdm(total=days, desc="simulate", unit="day", disable=not show) as bar:
         for offset in range(days):
             date = start + dt.timedelta(days=offset)
-            visitors_rng, sensor_rng, delivery_rng = _rngs(seed, date)
+            visitors_rng, sensor_rng, delivery_rng, direction_rng = _rngs(seed, date)
             clock = DayClock.of(site, params, date)
             bar.set_postfix_str(f"{date} visitors")
             day = simulate_day(visitors_rng, topology, params, clock)
             bar.set_postfix_str(f"{date} sensor")
-            seen = observe_day(sensor_rng, site, topology, params, day)
+            seen = observe_day(sensor_rng, site, topology, params, day, direction_rng)
             bar.set_postfix_str(f"{date} truth")
             hourly = truth.flows_hourly(day, seen, topology, max_lag)
             tables["true_flows_hourly"].append(hourly)

@@ -4,7 +4,9 @@ This reproduces the sensor's OUTPUT, not its vision: each real pass is detected 
 counted twice, lost during a camera outage, time-stamped by a camera clock that may be a few seconds
 off, and placed in one of 1,000 groups so that two sightings of one person share a group with
 probability p. Fictitious persons follow the sensor's own plan (``individ.fictitious``) from the site
-configuration's expected traffic, never from what was seen.
+configuration's expected traffic, never from what was seen, with directions drawn from the camera's mix fixed
+in advance (``direction_mix``), as the sensor draws them. Real passes take the direction the sensor gives them
+(``Topology.directions``: 'unknown' without a counting line).
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from individ.contract import AGE_BANDS, GENDERS, HEARTBEAT_HOUR_TOTALS, N_GROUPS
-from individ.fictitious import DEFAULT_RELEASE_HOLD_SECONDS, draw_fictitious_hour, plan_per_group, retime_offsets
+from individ.contract import AGE_BANDS, DIRECTIONS, GENDERS, HEARTBEAT_HOUR_TOTALS, N_GROUPS
+from individ.fictitious import (
+    DEFAULT_RELEASE_HOLD_SECONDS,
+    direction_mix,
+    draw_directions,
+    draw_fictitious_hour,
+    plan_per_group,
+    retime_offsets,
+)
 from individ.simulator.parameters import Imperfections, SimulationParameters
 from individ.simulator.visitors import Day, Topology
 from individ.site_config import ConfigError, SiteConfig, SmallCellPolicy
@@ -51,6 +60,7 @@ class SensorDay:
     fictitious_camera: np.ndarray
     fictitious_observed_at: np.ndarray
     fictitious_group: np.ndarray
+    fictitious_direction: np.ndarray  # int8 index into contract DIRECTIONS
     hour0: int  # epoch seconds of the first sensor hour
     plan: np.ndarray  # [camera, hour] fictitious persons expected per group
     outages: list[Outage]
@@ -312,14 +322,29 @@ def _fictitious(
     return plan, camera[live], at[live], group[live]
 
 
+def _fictitious_directions(rng: np.random.Generator, site: SiteConfig, camera: np.ndarray) -> np.ndarray:
+    """Each fictitious row's direction (index into DIRECTIONS), drawn from its camera's fixed mix as the sensor does."""
+    index = {name: i for i, name in enumerate(DIRECTIONS)}
+    direction = np.empty(camera.size, dtype=np.int8)
+    for c, config in enumerate(site.cameras):
+        here = np.flatnonzero(camera == c)
+        direction[here] = [index[name] for name in draw_directions(rng, direction_mix(config), here.size)]
+    return direction
+
+
 def observe_day(
     rng: np.random.Generator,
     site: SiteConfig,
     topology: Topology,
     params: SimulationParameters,
     day: Day,
+    direction_rng: np.random.Generator,
 ) -> SensorDay:
-    """Turn a day of reality into what the site's sensors emit."""
+    """Turn a day of reality into what the site's sensors emit.
+
+    The fictitious rows' directions come from ``direction_rng`` alone, so they leave every other draw of a seed
+    as it was.
+    """
     imperfections = params.imperfections.effective()
     clock = day.clock
     passes = day.passes
@@ -378,6 +403,7 @@ def observe_day(
         fictitious_camera=fict_camera,
         fictitious_observed_at=fict_at,
         fictitious_group=fict_group,
+        fictitious_direction=_fictitious_directions(direction_rng, site, fict_camera),
         hour0=hour0,
         plan=plan,
         outages=outages,

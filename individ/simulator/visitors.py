@@ -14,6 +14,8 @@ import numpy as np
 from individ.simulator.parameters import REAL_AGE_BANDS, SimulationParameters, minutes_of
 from individ.site_config import CameraRole, ConfigError, SiteConfig
 
+# The direction the sensor gives a real pass at a camera with a counting line: the way the role's people walk
+# (a corridor's two ways are not modelled). Without a counting line every pass is 'unknown'.
 DIRECTION_OF_ROLE: dict[CameraRole, str] = {
     CameraRole.ENTRANCE: "in",
     CameraRole.EXIT: "out",
@@ -30,7 +32,7 @@ class Topology:
     camera_ids: tuple[str, ...]
     camera_zone: np.ndarray  # zone index per camera, -1 when none
     camera_store: tuple[str | None, ...]
-    directions: tuple[str, ...]
+    directions: tuple[str, ...]  # per camera, the direction of its real passes
     entrances: np.ndarray  # camera indices
     exits: np.ndarray
     stores: tuple[str, ...]  # stores with both a door-in and a door-out camera
@@ -72,7 +74,7 @@ class Topology:
             camera_ids=tuple(c.id for c in cameras),
             camera_zone=camera_zone,
             camera_store=tuple(c.store for c in cameras),
-            directions=tuple(DIRECTION_OF_ROLE[c.role] for c in cameras),
+            directions=tuple(DIRECTION_OF_ROLE[c.role] if c.counting_line else "unknown" for c in cameras),
             entrances=by_role[CameraRole.ENTRANCE],
             exits=by_role[CameraRole.EXIT],
             stores=tuple(stores),

@@ -3,7 +3,9 @@
 Visitors enter, pass a corridor, visit a few stores (door in, dwell, door out) and leave. Each
 person has a base group; each sighting keeps it with probability ``keep`` and otherwise gets a fresh
 draw, so two sightings of one person share a group with probability about ``keep**2``. Fictitious
-passes follow the shared plan (``individ.fictitious``) and are published in heartbeats as the sensor writes
+passes follow the shared plan (``individ.fictitious``), take their directions from the role's mix at a camera
+with a counting line (``DEFAULT_DIRECTION_MIX``, drawn from a generator of their own so the rest of a seed's
+draws stay the same), and are published in heartbeats as the sensor writes
 them: a row per camera-minute, the person-following fields a camera-hour total on the hour's last row
 (``per_minute_totals`` writes them per minute, as older sensors did: the same sums).
 With ``double_count_rate`` the sensor emits that share of real sightings a second time 1-3 s later at
@@ -22,9 +24,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from individ.fictitious import draw_fictitious_hour, plan_per_group
+from individ.fictitious import DEFAULT_DIRECTION_MIX, draw_directions, draw_fictitious_hour, plan_per_group
+from individ.site_config import CameraRole
 
 ROLES = ("entrance", "exit", "corridor", "store_door_in", "store_door_out")
+DIRECTIONS = ("in", "out", "unknown")  # Scenario.direction indexes this
 AGE_BANDS = ("18-27", "28-37", "38-47", "48-57")
 GENDERS = ("female", "male")
 
@@ -199,15 +203,22 @@ def generate(
             f_t.append(h * 3600 + offsets.astype(np.int64))
             f_group.append(groups)
     fict_t = np.concatenate(f_t)
+    fict_cam = np.concatenate(f_cam)
+    fict_direction = np.zeros(fict_t.size, dtype=np.int8)
+    direction_rng = np.random.default_rng([seed, 1])
+    for c, camera in enumerate(cameras):
+        here = fict_cam == c
+        drawn = draw_directions(direction_rng, DEFAULT_DIRECTION_MIX[CameraRole(camera[1])], int(here.sum()))
+        fict_direction[here] = [DIRECTIONS.index(name) for name in drawn]
     return Scenario(
         start=start,
         hours=hours,
         camera_ids=ids,
-        camera_idx=np.concatenate([camera_idx, np.concatenate(f_cam)]).astype(np.int32),
+        camera_idx=np.concatenate([camera_idx, fict_cam]).astype(np.int32),
         t=np.concatenate([t, fict_t]),
         group=np.concatenate([group, np.concatenate(f_group)]).astype(np.int16),
         person=np.concatenate([person, np.full(fict_t.size, -1)]),
-        direction=np.concatenate([direction, np.full(fict_t.size, 2, dtype=np.int8)]),
+        direction=np.concatenate([direction, fict_direction]),
         expected_per_hour=expected,
         plan=plan,
         n_groups=n_groups,
@@ -240,7 +251,7 @@ def write_warehouse(
             "camera_id": pa.array(ids[scenario.camera_idx]),
             "observed_at": observed,
             "group_id": pa.array(scenario.group),
-            "direction": pa.array(np.array(["in", "out", "unknown"])[scenario.direction]),
+            "direction": pa.array(np.array(DIRECTIONS)[scenario.direction]),
             "ingested_at": pa.array([now] * scenario.t.size, pa.timestamp("us", tz="UTC")),
         }
     )
@@ -297,9 +308,16 @@ def write_warehouse(
             con.execute(f"create or replace table raw.{name} as select * from incoming")
             con.unregister("incoming")
         con.execute(
-            "create or replace table raw.cameras (camera_id varchar, role varchar, store_id varchar, zone varchar)"
+            "create or replace table raw.cameras (camera_id varchar, role varchar, store_id varchar, zone varchar,"
+            " fictitious_share_in double, fictitious_share_out double, fictitious_share_unknown double)"
         )
-        con.executemany("insert into raw.cameras values (?, ?, ?, ?)", cameras)
+        con.executemany(
+            "insert into raw.cameras values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*camera, *(DEFAULT_DIRECTION_MIX[CameraRole(camera[1])][name] for name in DIRECTIONS))
+                for camera in cameras
+            ],
+        )
         con.execute("create or replace table raw.stores (store_id varchar, name varchar, zone varchar)")
         con.executemany(
             "insert into raw.stores values (?, ?, ?)",

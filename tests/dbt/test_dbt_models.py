@@ -23,7 +23,9 @@ import pytest
 from dbt.cli.main import dbtRunner
 from dbt.contracts.graph.manifest import Manifest
 
-from tests.dbt.synthetic_mall import MallLayout, Scenario, generate, write_warehouse
+from individ.fictitious import DEFAULT_DIRECTION_MIX
+from individ.site_config import CameraRole
+from tests.dbt.synthetic_mall import DIRECTIONS, MallLayout, Scenario, generate, write_warehouse
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 START = dt.datetime(2026, 11, 20, 6, tzinfo=dt.UTC)
@@ -111,6 +113,38 @@ def test_footfall_is_stored_passes_minus_fictitious(mall: tuple[Scenario, Path, 
         hour = (int(hour_epoch) - int(START.timestamp())) // 3600
         assert footfall == scenario.real_passes(camera, hour)
         assert stored > footfall  # fictitious passes were added and removed again
+
+
+def test_footfall_removes_the_fictitious_passes_by_the_cameras_direction_mix(
+    mall: tuple[Scenario, Path, Manifest],
+) -> None:
+    """At an entrance or store door in every real pass is 'in' while the fictitious ones follow the role's mix
+    (85 % in, 5 % out, 10 % unknown; the reverse for exits and doors out): removing them by that mix leaves the
+    real passes in the role's direction and none in the others, within the noise of the direction draw.
+    Removing them in proportion to the stored passes (the real mix) would be off by several times that noise."""
+    scenario, warehouse, _ = mall
+    rows = query(
+        warehouse,
+        "select camera_id, camera_role, epoch(hour_start), footfall, footfall_in, footfall_out,"
+        " footfall_unknown_direction, fictitious_removed from marts.footfall_hourly",
+    )
+    for role, own_direction in (
+        ("store_door_in", "in"),
+        ("entrance", "in"),
+        ("exit", "out"),
+        ("store_door_out", "out"),
+    ):
+        picked = [row for row in rows if row[1] == role]
+        assert picked, role
+        real = sum(scenario.real_passes(row[0], int(row[2] - START.timestamp()) // 3600) for row in picked)
+        fictitious = sum(row[7] for row in picked)
+        figures = dict(zip(DIRECTIONS, (sum(row[i] for row in picked) for i in (4, 5, 6)), strict=True))
+        assert sum(figures.values()) == pytest.approx(sum(row[3] for row in picked)) == real
+        for direction, figure in figures.items():
+            share = DEFAULT_DIRECTION_MIX[CameraRole(role)][direction]
+            noise = np.sqrt(fictitious * share * (1 - share))  # sd of the multinomial direction draw
+            expected = real if direction == own_direction else 0
+            assert abs(figure - expected) < 3 * noise, (role, direction, figure, expected, noise)
 
 
 def test_sensor_health_reports_each_hours_totals_and_latency(mall: tuple[Scenario, Path, Manifest]) -> None:

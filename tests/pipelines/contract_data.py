@@ -39,6 +39,10 @@ def write_site_config(folder: Path, landing: Path, *, small_cells: str = "merge_
     ]
     for camera in cameras:
         camera["expected_passes_per_hour"] = EXPECTED_PASSES
+        # Real passes cross a line ('in' or 'out'); every fictitious one is 'unknown', as configured here (and
+        # as ``simulate`` draws them, which lets its heartbeats tell them apart).
+        camera["counting_line"] = {"start": {"x": 0.5, "y": 0.0}, "end": {"x": 0.5, "y": 1.0}}
+        camera["fictitious_directions"] = {"in": 0.0, "out": 0.0, "unknown": 1.0}
     config = {
         "site": {"id": SITE_ID, "name": "Test Mall", "timezone": "Europe/Paris"},
         "landing_zone": str(landing),

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from individ.contract import SCHEMAS, LandingZone, Segment, Stream
+from individ.site_config import CameraRole, CountingLine, example_site_path, load_site_config
 from individ_pipelines.defs.landing import ingest
 from individ_pipelines.defs.landing.partitions import HOUR
 from individ_pipelines.warehouse import connect
@@ -105,3 +106,28 @@ def test_a_rerun_ingests_nothing_twice(tmp_path: Path) -> None:
     again, rows = _ingest(tmp_path, zone, Stream.OCCURRENCES)
     assert again.rows == 0 and again.segments_skipped == len(first.segments_ingested)
     assert rows == first.rows
+
+
+def test_site_tables_carry_each_cameras_fictitious_direction_mix(tmp_path: Path) -> None:
+    """raw.cameras holds the mix the sensor draws fictitious directions from: configured, else by role and line."""
+    site = load_site_config(example_site_path("demo_mall"))
+    line = CountingLine.model_validate({"start": {"x": 0.5, "y": 0.0}, "end": {"x": 0.5, "y": 1.0}})
+    first = {role: next(c for c in site.cameras if c.role is role) for role in CameraRole}
+    door_in, door_out, corridor = (
+        first[CameraRole.STORE_DOOR_IN],
+        first[CameraRole.STORE_DOOR_OUT],
+        first[CameraRole.CORRIDOR],
+    )
+    cameras = [
+        door_in.model_copy(update={"counting_line": line}),
+        door_out.model_copy(update={"counting_line": line, "fictitious_directions": {"out": 0.7, "unknown": 0.3}}),
+        corridor,
+    ]
+    with connect(tmp_path / "warehouse.duckdb") as connection:
+        ingest.write_site_tables(connection, site.model_copy(update={"cameras": cameras}))
+        rows = connection.execute(
+            "SELECT camera_id, fictitious_share_in, fictitious_share_out, fictitious_share_unknown FROM raw.cameras"
+        ).fetchall()
+    assert sorted(rows) == sorted(
+        [(door_in.id, 0.85, 0.05, 0.10), (door_out.id, 0.0, 0.7, 0.3), (corridor.id, 0.0, 0.0, 1.0)]
+    )

@@ -12,9 +12,10 @@ import pyarrow as pa
 import pytest
 
 from individ.contract import HEARTBEAT_HOUR_TOTALS, ContractViolation, LandingZone, Stream
-from individ.fictitious import plan_per_group
+from individ.fictitious import direction_mix, plan_per_group
 from individ.simulator import TRUTH_TABLES, Imperfections, SimulationResult
-from individ.site_config import SiteConfig
+from individ.simulator.visitors import DIRECTION_OF_ROLE
+from individ.site_config import CameraRole, CountingLine, SiteConfig
 
 Run = Callable[..., SimulationResult]
 
@@ -73,13 +74,55 @@ def test_every_segment_is_contract_valid(clean: SimulationResult) -> None:
     assert zone.quarantined() == []
 
 
-def test_occurrences_carry_the_camera_roles_direction(clean: SimulationResult, site: SiteConfig) -> None:
+def test_occurrences_at_cameras_without_a_counting_line_are_all_unknown(
+    clean: SimulationResult, site: SiteConfig
+) -> None:
+    assert all(camera.counting_line is None for camera in site.cameras)  # the demo mall draws none
     occurrences = _landing(clean, Stream.OCCURRENCES)
-    expected = {"entrance": "in", "exit": "out", "store_door_in": "in", "store_door_out": "out", "corridor": "unknown"}
-    seen = occurrences.group_by("camera_id").agg(pl.col("direction").unique())
-    for camera_id, directions in seen.iter_rows():
-        assert directions == [expected[site.camera(camera_id).role.value]]
+    assert occurrences["direction"].unique().to_list() == ["unknown"]  # real and fictitious alike, as the sensor
     assert occurrences["sensor_id"].unique().sort().to_list() == ["sensor-north", "sensor-south"]
+
+
+def test_directions_are_the_sensors_real_ones_and_the_fictitious_mix(
+    run: Run, site: SiteConfig, tmp_path: Path, clean: SimulationResult
+) -> None:
+    """With counting lines everywhere but the corridors, a real pass takes its role's direction, a fictitious one
+    the camera's fixed mix (85/5/10 at an entrance, ...), and the corridors stay 'unknown'; the times and groups
+    of the seed do not move."""
+    line = CountingLine.model_validate({"start": {"x": 0.5, "y": 0.0}, "end": {"x": 0.5, "y": 1.0}})
+    cameras = [
+        c if c.role is CameraRole.CORRIDOR else c.model_copy(update={"counting_line": line}) for c in site.cameras
+    ]
+    lined_site = site.model_copy(update={"cameras": cameras})
+    lined = run(lined_site, tmp_path)
+    occurrences = _landing(lined, Stream.OCCURRENCES)
+    columns = ["camera_id", "observed_at", "group_id"]
+    assert (
+        occurrences.select(columns)
+        .sort(columns)
+        .equals(_landing(clean, Stream.OCCURRENCES).select(columns).sort(columns))
+    )
+    footfall = (
+        _truth(lined, "true_footfall_hourly").group_by("camera_id").agg(pl.col("emitted_real", "fictitious").sum())
+    )
+    counts = occurrences.group_by("camera_id", "direction").len().pivot("direction", index="camera_id", values="len")
+    by_role: dict[CameraRole, dict[str, int]] = {}
+    for row in counts.join(footfall, on="camera_id").fill_null(0).iter_rows(named=True):
+        camera = lined_site.camera(row["camera_id"])
+        real_direction = DIRECTION_OF_ROLE[camera.role] if camera.counting_line else "unknown"
+        if camera.counting_line is None:
+            assert row.get("in", 0) == row.get("out", 0) == 0, camera.id
+        totals = by_role.setdefault(camera.role, dict.fromkeys(("in", "out", "unknown", "fictitious"), 0))
+        for direction in ("in", "out", "unknown"):
+            totals[direction] += row.get(direction, 0) - (row["emitted_real"] if direction == real_direction else 0)
+        totals["fictitious"] += row["fictitious"]
+    assert set(by_role) == set(CameraRole)
+    for role, totals in by_role.items():
+        camera = next(c for c in cameras if c.role is role)
+        for direction, share in direction_mix(camera).items():
+            fictitious = totals["fictitious"]
+            noise = (fictitious * share * (1 - share)) ** 0.5
+            assert abs(totals[direction] - fictitious * share) <= 4 * noise, (role, direction, totals)
 
 
 def test_truth_and_events_agree_per_camera_hour_without_imperfections(clean: SimulationResult) -> None:

@@ -3,8 +3,12 @@
 -- is exact: footfall = passes stored - fictitious passes emitted (heartbeats, a camera-hour total). Where
 -- the heartbeats account for none of the stored passes (the row carrying the hour's total is missing),
 -- the plan's expectation is removed instead (int_camera_hour_fictitious; fictitious_source = 'plan').
--- Heartbeats do not say which direction the fictitious passes took, so the per-direction figures share
--- them out in proportion to the stored passes of each direction.
+-- Heartbeats do not say which direction the fictitious passes took, but the sensor draws each one's direction
+-- from the camera's mix fixed in advance (stg_cameras.fictitious_share_*), so each direction loses its share:
+--   footfall_<dir> = (passes_<dir>_stored - fictitious_removed x share_<dir>) (1 - d)
+-- The three add up to footfall exactly; each is exact in expectation, off by the multinomial noise of the
+-- fictitious draw (so it can dip below 0 in a quiet hour). Sharing out by the stored passes instead would
+-- take the real passes' mix, which differs (a door-in camera's real passes are nearly all 'in').
 -- The sensor's double counts (a pass emitted twice, a split track) are removed too: with d the day's share of
 -- the camera's real passes that are doubles (double_count_rates; 0 when the site shows none),
 --   footfall = (passes stored - fictitious removed) (1 - d)
@@ -65,8 +69,7 @@ corrected as (
         coalesce(doubles.double_count_rate, 0) as double_count_rate,
         (dated.passes_stored - dated.fictitious_removed) * coalesce(doubles.double_count_rate, 0)
             as estimated_double_counts,
-        (dated.passes_stored - dated.fictitious_removed) * (1 - coalesce(doubles.double_count_rate, 0)) as footfall,
-        dated.fictitious_removed / nullif(dated.passes_stored, 0) as fictitious_share
+        (dated.passes_stored - dated.fictitious_removed) * (1 - coalesce(doubles.double_count_rate, 0)) as footfall
     from dated
     left join {{ ref('double_count_rates') }} as doubles
         on dated.camera_id = doubles.camera_id and dated.site_day = doubles.site_day
@@ -80,12 +83,12 @@ select
     cameras.store_id,
     cameras.zone,
     cast(corrected.footfall as double) as footfall,
-    corrected.passes_in_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
-        as footfall_in,
-    corrected.passes_out_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
-        as footfall_out,
-    corrected.passes_unknown_stored * (1 - coalesce(corrected.fictitious_share, 0)) * (1 - corrected.double_count_rate)
-        as footfall_unknown_direction,
+    (corrected.passes_in_stored - corrected.fictitious_removed * cameras.fictitious_share_in)
+        * (1 - corrected.double_count_rate) as footfall_in,
+    (corrected.passes_out_stored - corrected.fictitious_removed * cameras.fictitious_share_out)
+        * (1 - corrected.double_count_rate) as footfall_out,
+    (corrected.passes_unknown_stored - corrected.fictitious_removed * cameras.fictitious_share_unknown)
+        * (1 - corrected.double_count_rate) as footfall_unknown_direction,
     corrected.double_count_rate,
     cast(corrected.estimated_double_counts as double) as estimated_double_counts,
     corrected.passes_stored,

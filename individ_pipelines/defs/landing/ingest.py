@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from individ.contract import SCHEMAS, TIME_COLUMN, ContractViolation, LandingZone, Segment, Stream, validate
+from individ.fictitious import direction_mix
 from individ.site_config import SiteConfig
 from individ_pipelines.warehouse import duckdb_type
 
@@ -203,6 +204,7 @@ def _insert(
 def write_site_tables(connection: duckdb.DuckDBPyConnection, config: SiteConfig) -> dict[str, int]:
     """Replace ``raw.site``, ``raw.stores`` and ``raw.cameras`` with the site configuration."""
     connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    mixes = [direction_mix(camera) for camera in config.cameras]
     tables = {
         "site": pa.table(
             {
@@ -232,6 +234,10 @@ def write_site_tables(connection: duckdb.DuckDBPyConnection, config: SiteConfig)
                 "role": pa.array([c.role.value for c in config.cameras], pa.string()),
                 "store_id": pa.array([c.store for c in config.cameras], pa.string()),
                 "zone": pa.array([c.zone for c in config.cameras], pa.string()),
+                # The sensor's fixed mix of directions for its fictitious rows: footfall removes them per direction.
+                "fictitious_share_in": pa.array([mix.get("in", 0.0) for mix in mixes], pa.float64()),
+                "fictitious_share_out": pa.array([mix.get("out", 0.0) for mix in mixes], pa.float64()),
+                "fictitious_share_unknown": pa.array([mix.get("unknown", 0.0) for mix in mixes], pa.float64()),
             }
         ),
     }
