@@ -160,6 +160,7 @@ class _CameraLedger:
         self.hour = _HourTotals()  # of the hour of ``next_minute``
         self.window: dict[Cell, int] = Counter()
         self.window_start: dt.datetime | None = None
+        self.late_warned_hour: dt.datetime | None = None  # the camera-hour whose late passes were logged
         self.closed = False
 
     def minute(self, when: dt.datetime) -> _MinuteStats:
@@ -304,13 +305,18 @@ class Emitter:
             self.metrics.occurrences.labels("real").inc(len(rows) - fictitious)
 
     def _drop_late(self, ledger: _CameraLedger, when: dt.datetime) -> None:
-        """A pass whose slice has left would stand out in a later segment: drop it, loudly but without its data."""
+        """A pass whose slice has left would stand out in a later segment: drop it and count it.
+
+        The log says so at most once per camera-hour and without the pass's time: a line per pass would time
+        each real person at the camera, which the rows (mixed with fictitious ones) must not."""
         self.metrics.late_passes_dropped.inc()
-        late = (ledger.released - when).total_seconds() if ledger.released is not None else 0.0
+        hour = _floor(ledger.clock or when, 60)
+        if ledger.late_warned_hour == hour:
+            return
+        ledger.late_warned_hour = hour
         log.warning(
-            "a pass reached the emitter %.0f s after its time slice was released: dropped "
-            "(raise sensor.emission.release_hold_seconds if this repeats)",
-            late,
+            "passes reach the emitter after their time slice was released and are dropped (counted in "
+            "individ_sensor_late_passes_dropped_total): raise sensor.emission.release_hold_seconds",
             extra={"camera_id": ledger.camera.id},
         )
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from individ.contract import LandingZone, Stream
 from individ.site_config import Camera, PrivacyParameters
@@ -116,6 +118,21 @@ def test_a_pass_arriving_after_its_slice_left_is_dropped_not_released_late(tmp_p
     (table,) = segment_tables(tmp_path, Stream.OCCURRENCES)
     assert table.column("group_id").to_pylist() == [6]
     assert late_dropped(emitter) == 1
+
+
+def test_late_passes_are_logged_once_per_camera_hour_and_without_their_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log line per late pass would time each real person at the camera."""
+    emitter, _ = make(tmp_path, min_members=0)
+    emitter.advance("door", START)
+    emitter.advance("door", START + dt.timedelta(minutes=10))
+    with caplog.at_level(logging.WARNING, logger="sensors.emitter"):
+        for minute in (1, 2, 3):
+            emitter.occurrence("door", START + dt.timedelta(minutes=minute, seconds=17), 5, "in")
+    assert late_dropped(emitter) == 3
+    (record,) = caplog.records
+    assert "17" not in record.getMessage() and START.strftime("%H:%M") not in record.getMessage()
 
 
 class WalkThenStand:
