@@ -4,9 +4,9 @@ Each service owns its registry so that several services (tests) can live in one 
 
 Metrics are scraped every few seconds and kept: a per-camera count of persons or real passes at that
 resolution would say when a real person passed a camera, which the occurrence rows (mixed with
-fictitious ones) must not. So person detections and occurrences are site totals (occurrences counted as
-they are released, by time slice), there is no gauge of live tracks, and only health (frames, stream
-state, errors) is per camera.
+fictitious ones) must not. So person detections, occurrences, passes without features and model errors
+on a person are site totals (occurrences counted as they are released, by time slice), there is no gauge
+of live tracks, and only health (frames, stream state, reader errors) is per camera.
 """
 
 from __future__ import annotations
@@ -42,14 +42,13 @@ class SensorMetrics:
         )
         self.passes_without_features = Counter(
             "individ_sensor_passes_without_features",
-            "Passes dropped because no embedding could be computed for them",
-            ["camera"],
+            "Passes dropped because no embedding could be computed for them, all cameras",
             registry=r,
         )
         self.model_errors = Counter(
             "individ_sensor_model_errors",
-            "Model calls that raised (the person is skipped)",
-            ["camera", "model"],
+            "Model calls on a person that raised (the sample is skipped), all cameras",
+            ["model"],
             registry=r,
         )
         self.stage_seconds = Histogram(

@@ -190,6 +190,7 @@ class CameraPipeline:
         self.tracker = Tracker(tracking, camera.counting_line, pass_deadline_seconds)
         self._tracks: dict[int, _TrackState] = {}
         self._timer = StageTimer(metrics)
+        self._model_errors_logged: dict[str, int] = {}  # model -> the monotonic hour it was last logged in
         self.last_frame_at: dt.datetime | None = None
         self._last_persons = 0
 
@@ -300,13 +301,17 @@ class CameraPipeline:
         try:
             return run()
         except Exception as exc:
-            self.metrics.model_errors.labels(self.camera.id, model).inc()
-            log.warning(
-                "%s failed on a person (%s); sample skipped",
-                model,
-                type(exc).__name__,
-                extra={"camera_id": self.camera.id},
-            )
+            self.metrics.model_errors.labels(model).inc()
+            # Once per model and hour: a line per failure would time each person at this camera.
+            hour = int(time.monotonic() // 3600)
+            if self._model_errors_logged.get(model) != hour:
+                self._model_errors_logged[model] = hour
+                log.warning(
+                    "%s failed on a person (%s); samples skipped (counted in individ_sensor_model_errors_total)",
+                    model,
+                    type(exc).__name__,
+                    extra={"camera_id": self.camera.id},
+                )
             return None
 
     def _assign(self, state: _TrackState) -> None:
@@ -339,6 +344,6 @@ class CameraPipeline:
             if not state.assigned and state.features is not None:
                 self._assign(state)
             if state.group_id is None:
-                self.metrics.passes_without_features.labels(self.camera.id).inc()
+                self.metrics.passes_without_features.inc()
                 continue
             self.sink.occurrence(self.camera.id, person.observed_at, state.group_id, person.direction)
