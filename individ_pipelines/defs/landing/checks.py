@@ -152,14 +152,11 @@ def fictitious_share(
     within the hour adds a second), so the count must lie between one plan and one per run
     (``individ.audit.groups.camera_hours`` counts the runs, as the audit does). A crash loses the rest of the
     hour's plan and fails this check."""
-    beats = pl.from_arrow(
-        connection.execute(
-            """SELECT camera_id, minute_start, occurrences_emitted, fictitious_emitted, fictitious_plan_per_group
-               FROM raw.heartbeats WHERE minute_start >= ? AND minute_start < ?""",
-            [start, end],
-        ).to_arrow_table()
-    )
-    assert isinstance(beats, pl.DataFrame)
+    beats = connection.sql(
+        """SELECT camera_id, minute_start, occurrences_emitted, fictitious_emitted, fictitious_plan_per_group
+           FROM raw.heartbeats WHERE minute_start >= ? AND minute_start < ?""",
+        params=[start, end],
+    ).pl()
     plan_low = beats.group_by("camera_id", pl.col("minute_start").dt.truncate("1h").alias("hour")).agg(
         pl.col("fictitious_plan_per_group").min().alias("plan_min")
     )
