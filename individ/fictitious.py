@@ -18,7 +18,9 @@ Indistinguishable means in every column and in how rows are delivered:
 
 * time: a camera-hour's plan is spread over the part of the hour the camera covers (from its start; at a
   clean stop the rows not yet due are re-timed into the part not yet released, ``retime_offsets``), so the
-  floor holds in the hours a sensor starts and stops too;
+  floor holds in the hours a sensor starts and stops too. A planned row due in a minute whose heartbeat says
+  the stream was not 'ok' (where no real pass can be) is re-timed into a later minute of its hour instead; only
+  rows in the hour's last minute (or due at a close) stay, the residual;
 * direction: drawn from a per-camera mix fixed in advance (``direction_mix``), which includes 'unknown' and
   the opposite direction wherever a real pass can have them. Where the real mix differs from the configured
   one, a row's direction still shifts the odds that it is real (statistically), but never makes it certain;
@@ -87,10 +89,10 @@ def draw_fictitious_hour(
 
 
 def retime_offsets(rng: np.random.Generator, count: int, first: int, last: int) -> np.ndarray:
-    """New sorted second offsets, uniform over ``[first, last]``, for planned rows a clean stop would never emit.
+    """New sorted second offsets, uniform over ``[first, last]``, for planned rows that cannot leave at their time.
 
-    At a clean stop the rest of the hour's plan goes into the part of the hour not yet released, so every
-    cell of that hour still reaches the floor.
+    At a clean stop the rest of the hour's plan goes into the part of the hour not yet released, and a row due in
+    a minute the stream was not 'ok' into a later part of its hour, so every cell of that hour keeps the floor.
     """
     if last < first:
         raise ValueError(f"empty re-timing window [{first}, {last}]")

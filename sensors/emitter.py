@@ -15,7 +15,11 @@ so a video file processed faster than real time still gets whole windows and min
   (``individ.fictitious``), drawn when the camera's clock enters the hour and spread over the part of the
   hour the camera covers (from its start, so the hour it starts in gets the whole floor). At a clean close
   the planned rows not yet due are re-timed into the part of the hour not yet released, so the hour it
-  stops in gets the whole floor too. Directions come from the camera's mix fixed in advance.
+  stops in gets the whole floor too. A planned row due in a minute whose heartbeat says the stream was not
+  'ok' would be certainly fictitious (no real pass is seen then): it is re-timed uniformly into its hour after
+  its minute and the release cutoff, again while it lands in such a minute, so the hour keeps its count and
+  groups. Rows in the hour's last minute, or due at a close, leave whatever the status (the residual).
+  Directions come from the camera's mix fixed in advance.
 * Demographics: counted per camera and window, and released only when the window has ended, after the
   small-cell policy; nothing links a count to an occurrence's time.
 * Heartbeats: one row for every minute the camera's clock passes, with what camera health needs per minute
@@ -282,15 +286,31 @@ class Emitter:
     # -- release by time slices ----------------------------------------------------------------------
 
     def _release(self, ledger: _CameraLedger, cutoff: dt.datetime | None) -> None:
-        """Hand the writer every row timed before ``cutoff`` (None: every row), fictitious and real in one batch."""
+        """Hand the writer every row timed before ``cutoff`` (None: every row), fictitious and real in one batch.
+
+        A fictitious row due in a minute whose heartbeat says the stream was not 'ok' would be certainly fictitious
+        (no real pass can be seen then): it is re-timed instead, uniformly into its hour after both the cutoff and
+        its minute, where the stream may be up; if not, it is re-timed again when due. Only a row in its hour's last
+        minute, or due at a close (``cutoff`` None), leaves whatever its minute's status: the residual. Re-timed rows
+        keep their group, direction and hour, so each hour's count and groups stay the plan's."""
         rows = []
         for plan in ledger.plans:
+            first_pending = plan.next_index
+            deferred = []
             while not plan.done and (cutoff is None or plan.times[plan.next_index] < cutoff):
                 index = plan.next_index
                 plan.next_index += 1
                 when = plan.times[index]
+                if cutoff is not None and self._minute_status(ledger, when) != "ok":
+                    later = max(cutoff, _floor(when, 1) + dt.timedelta(minutes=1))
+                    if later < plan.hour + HOUR:
+                        plan.times[index] = self._retime(plan.hour, later)
+                        deferred.append(index)
+                        continue
                 rows.append(self._occurrence_row(ledger.camera.id, when, plan.groups[index], plan.directions[index]))
                 ledger.minute(when).fictitious_emitted += 1
+            if deferred:
+                self._defer(plan, deferred, first_pending)
         ledger.plans = [plan for plan in ledger.plans if not plan.done]
         fictitious = len(rows)
         while ledger.held and (cutoff is None or ledger.held[0][0] < cutoff):
@@ -345,6 +365,30 @@ class Emitter:
         times = [hour + dt.timedelta(seconds=int(s)) for s in offsets]
         directions = draw_directions(self._rng, ledger.directions, len(times))
         return _FictitiousHour(hour, times, [int(g) for g in groups], directions)
+
+    def _minute_status(self, ledger: _CameraLedger, when: dt.datetime) -> str:
+        """The status ``when``'s minute's heartbeat will report (the least healthy noted in it, else the current)."""
+        return ledger.minute(when).stream_status or self.stream_status(ledger.camera.id)
+
+    def _retime(self, hour: dt.datetime, later: dt.datetime) -> dt.datetime:
+        """A time drawn uniformly from ``later`` to the end of ``hour``."""
+        (offset,) = retime_offsets(self._rng, 1, int((later - hour).total_seconds()), 3599)
+        return hour + dt.timedelta(seconds=int(offset))
+
+    @staticmethod
+    def _defer(plan: _FictitiousHour, deferred: list[int], first_pending: int) -> None:
+        """Put the re-timed rows ``deferred`` back among the plan's pending rows, in time order.
+
+        The rows released in this pass are timed before the cutoff and every pending one (re-timed ones too) at or
+        after it, so sorting everything from ``first_pending`` by time puts the released ones first again."""
+        pending = sorted(
+            zip(plan.times[first_pending:], plan.groups[first_pending:], plan.directions[first_pending:], strict=True),
+            key=lambda row: row[0],
+        )
+        plan.times[first_pending:] = [row[0] for row in pending]
+        plan.groups[first_pending:] = [row[1] for row in pending]
+        plan.directions[first_pending:] = [row[2] for row in pending]
+        plan.next_index -= len(deferred)
 
     def _retime_rest_of_plan(self, ledger: _CameraLedger, last: dt.datetime) -> None:
         """Move planned rows timed after ``last`` (the stop) into the part of their hour not yet released.

@@ -219,12 +219,7 @@ def _heartbeats(
     latency_p99 = latency_p50 * (2.0 + rng.gamma(2.0, 0.4, shape))
     status = np.where(down, "down", "ok")
     zero = down.astype(np.int64) * 0
-    missing = np.zeros(shape, dtype=bool)
-    camera_index = {camera.id: i for i, camera in enumerate(site.cameras)}
-    for outage in outages:
-        if outage.heartbeats == "missing":
-            index = camera_index[outage.camera]
-            missing[index, (outage.start - start) // 60 : (outage.end - start) // 60] = True
+    missing = _missing(site, start, down.shape, outages)
 
     def when_up(values: np.ndarray) -> np.ndarray:
         return np.where(down, zero, values).astype(np.int64).ravel()
@@ -240,7 +235,7 @@ def _heartbeats(
             "frames_corrupt": when_up(frames_corrupt),
             "persons_detected": when_up(persons_detected),
             "occurrences_emitted": when_up(real_per_minute),
-            "fictitious_emitted": when_up(fictitious_per_minute),
+            "fictitious_emitted": fictitious_per_minute.astype(np.int64).ravel(),  # rows left in down minutes too
             "fictitious_plan_per_group": plan_per_minute.ravel(),
             "stream_status": status.ravel(),
             "latency_p50_ms": np.where(down, np.nan, latency_p50).ravel(),
@@ -252,6 +247,17 @@ def _heartbeats(
     stretch, closing = _stretches(minute_start // 3600, ~missing)
     written = ~missing.ravel()
     return _hour_totals_on_closing_rows(per_minute.filter(pl.Series(written)), stretch[written], closing[written])
+
+
+def _missing(site: SiteConfig, start: int, shape: tuple[int, ...], outages: list[Outage]) -> np.ndarray:
+    """The [camera, minute] mask of the outages without heartbeats (the sensor was not running)."""
+    missing = np.zeros(shape, dtype=bool)
+    camera_index = {camera.id: i for i, camera in enumerate(site.cameras)}
+    for outage in outages:
+        if outage.heartbeats == "missing":
+            index = camera_index[outage.camera]
+            missing[index, (outage.start - start) // 60 : (outage.end - start) // 60] = True
+    return missing
 
 
 def _stretches(hour: np.ndarray, written: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -290,14 +296,23 @@ def _hour_totals_on_closing_rows(per_minute: pl.DataFrame, stretch: np.ndarray, 
 
 
 def _fictitious(
-    rng: np.random.Generator, site: SiteConfig, hour0: int, sensor_start: int, sensor_end: int, down: np.ndarray
+    rng: np.random.Generator,
+    retime_rng: np.random.Generator,
+    site: SiteConfig,
+    hour0: int,
+    sensor_start: int,
+    sensor_end: int,
+    down: np.ndarray,
+    missing: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The plan per camera and hour (from the site's expected traffic) and the fictitious passes drawn from it.
 
     As the sensor does (``sensors.emitter``), the hour the sensor starts in gets its whole plan over the part
     after the start, and the hour it stops in gets the rest of its plan re-timed into the last release hold
-    before the stop (the sensor's default hold); nothing is emitted while a camera is down.
-    Returns (plan [camera, hour], camera, time, group).
+    before the stop (the sensor's default hold). Rows planned in a minute a camera is down are re-timed into later
+    minutes of their hour (``_out_of_outages``, drawn from ``retime_rng`` so the other draws stay as they were);
+    those left in the hour's last minute stay there while the heartbeats say down, and are lost while the sensor
+    was not running (``missing``). Returns (plan [camera, hour], camera, time, group).
     """
     n_cameras, minutes = down.shape
     hours = -(-(sensor_start + 60 * minutes - hour0) // 3600)
@@ -316,10 +331,32 @@ def _fictitious(
                 at[after_stop] = retime_offsets(rng, int(after_stop.sum()), first, sensor_end - 1)
             parts.append((np.full(groups.size, c), at, groups))
     camera, at, group = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    at = _out_of_outages(retime_rng, camera, at, down, sensor_start, sensor_end)
     minute = (at - sensor_start) // 60
     live = (minute >= 0) & (minute < minutes)
-    live[live] = ~down[camera[live], minute[live]]
+    live[live] = ~missing[camera[live], minute[live]]
     return plan, camera[live], at[live], group[live]
+
+
+def _out_of_outages(
+    rng: np.random.Generator, camera: np.ndarray, at: np.ndarray, down: np.ndarray, sensor_start: int, sensor_end: int
+) -> np.ndarray:
+    """The sensor's rule for fictitious rows due in a down minute: re-timed uniformly into their hour after their
+    minute, again and again while they land in a down minute, until they reach the hour's (or the sensor's) last
+    minute, where they stay: a row in a down minute would be certainly fictitious, and the plan's count is kept."""
+    at = at.copy()
+    minutes = down.shape[1]
+    limit = np.minimum((at // 3600 + 1) * 3600, sensor_end)  # each row's hour end, or the stop
+    while True:
+        minute = (at - sensor_start) // 60
+        in_range = (minute >= 0) & (minute < minutes)
+        later = sensor_start + 60 * (minute + 1)
+        move = np.zeros(at.size, dtype=bool)
+        move[in_range] = down[camera[in_range], minute[in_range]]
+        move &= later < limit
+        if not move.any():
+            return at
+        at[move] = rng.integers(later[move], limit[move])
 
 
 def _fictitious_directions(rng: np.random.Generator, site: SiteConfig, camera: np.ndarray) -> np.ndarray:
@@ -338,12 +375,12 @@ def observe_day(
     topology: Topology,
     params: SimulationParameters,
     day: Day,
-    direction_rng: np.random.Generator,
+    fictitious_rng: np.random.Generator,
 ) -> SensorDay:
     """Turn a day of reality into what the site's sensors emit.
 
-    The fictitious rows' directions come from ``direction_rng`` alone, so they leave every other draw of a seed
-    as it was.
+    The fictitious rows' re-timing out of outage minutes and their directions come from ``fictitious_rng`` alone,
+    so they leave every other draw of a seed as it was.
     """
     imperfections = params.imperfections.effective()
     clock = day.clock
@@ -369,7 +406,10 @@ def observe_day(
     pass_group[source[~is_double]] = groups[~is_double]
     observed_at = true_time + skew[camera]
     hour0 = (clock.sensor_start // 3600) * 3600
-    plan, fict_camera, fict_at, fict_group = _fictitious(rng, site, hour0, clock.sensor_start, clock.sensor_end, down)
+    missing = _missing(site, clock.sensor_start, down.shape, outages)
+    plan, fict_camera, fict_at, fict_group = _fictitious(
+        rng, fictitious_rng, site, hour0, clock.sensor_start, clock.sensor_end, down, missing
+    )
     # Demographics of what was detected, as the classifier perceives it.
     person = passes.person[source]
     age, gender = _perceived_attributes(rng, day.person_age[person], day.person_female[person], imperfections)
@@ -403,7 +443,7 @@ def observe_day(
         fictitious_camera=fict_camera,
         fictitious_observed_at=fict_at,
         fictitious_group=fict_group,
-        fictitious_direction=_fictitious_directions(direction_rng, site, fict_camera),
+        fictitious_direction=_fictitious_directions(fictitious_rng, site, fict_camera),
         hour0=hour0,
         plan=plan,
         outages=outages,

@@ -174,6 +174,51 @@ def test_a_clean_stop_gives_the_hour_it_stops_in_its_whole_floor(tmp_path: Path)
     assert sum(heartbeats.column("fictitious_emitted").to_pylist()) == len(times) - len(real)
 
 
+def run_hour_with_outage(tmp_path: Path, down_minutes: range) -> tuple[pa.Table, pa.Table]:
+    """One camera-hour (and 5 minutes more) of an Emitter whose stream is down in ``down_minutes``; rows of the
+    hour and its heartbeats."""
+    status = {"now": "ok"}
+    camera = Camera(id="cam-a", source="rtsp://x", role="corridor", expected_passes_per_hour=500)
+    params = PrivacyParameters.model_validate({"fictitious": {"min_members": 3}})
+    built = build_emitter(tmp_path, camera, params, seed=5, stream_status=lambda _: status["now"])
+    for second in range(0, 3600 + 300, 5):
+        status["now"] = "down" if second // 60 in down_minutes else "ok"
+        built.emitter.advance("cam-a", START + dt.timedelta(seconds=second))
+    built.writer.flush()
+    hour_end = pa.scalar(at(60), pa.timestamp("ms", tz="UTC"))
+    rows = read(built.landing, Stream.OCCURRENCES)
+    heartbeats = read(built.landing, Stream.HEARTBEATS)
+    return (
+        rows.filter(pa.compute.less(pa.compute.field("observed_at"), hour_end)),
+        heartbeats.filter(pa.compute.less(pa.compute.field("minute_start"), hour_end)),
+    )
+
+
+def test_fictitious_rows_planned_in_a_down_minute_leave_in_a_later_up_minute_of_their_hour(tmp_path: Path) -> None:
+    """No real pass can be seen while the stream is down, so a row in a minute whose heartbeat says so would be
+    certainly fictitious. Such rows are re-timed into later minutes of the hour, keeping the hour's plan."""
+    rows, heartbeats = run_hour_with_outage(tmp_path / "down", range(10, 20))
+    status = {row["minute_start"]: row["stream_status"] for row in heartbeats.to_pylist()}
+    assert [status[at(m)] for m in (9, 10, 19, 20)] == ["ok", "down", "down", "ok"]
+    times = rows.column("observed_at").to_pylist()
+    assert all(status[t.replace(second=0)] == "ok" for t in times)
+    # The same draw as with the stream up all hour: every planned row, in its group, in its hour.
+    planned, _ = run_hour_with_outage(tmp_path / "up", range(0))
+    assert sorted(rows.column("group_id").to_pylist()) == sorted(planned.column("group_id").to_pylist())
+    assert sum(heartbeats.column("fictitious_emitted").to_pylist()) == rows.num_rows
+
+
+def test_an_outage_to_the_end_of_the_hour_leaves_its_rows_in_the_hours_last_minute(tmp_path: Path) -> None:
+    """The residual: with no later minute left in the hour, re-timed rows leave in its last minute, down or not;
+    the floor's count never drops."""
+    rows, heartbeats = run_hour_with_outage(tmp_path / "down", range(50, 60))
+    planned, _ = run_hour_with_outage(tmp_path / "up", range(0))
+    times = rows.column("observed_at").to_pylist()
+    assert not [t for t in times if at(50) <= t < at(59)]
+    assert sorted(rows.column("group_id").to_pylist()) == sorted(planned.column("group_id").to_pylist())
+    assert sum(heartbeats.column("fictitious_emitted").to_pylist()) == rows.num_rows
+
+
 def fictitious_directions(tmp_path: Path, camera: Camera) -> dict[str, float]:
     """Shares of directions among one hour of fictitious rows (no real pass here)."""
     emitter, writer, landing, _ = make_emitter(tmp_path, min_members=3, camera=camera)

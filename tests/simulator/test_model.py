@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from individ.simulator import SimulationParameters, SimulationResult, load_simulation_parameters
 from individ.simulator.calibration import calibrated_site
 from individ.simulator.cli import register
-from individ.simulator.sensor_view import assign_groups, same_group_home_probability
+from individ.simulator.sensor_view import _fictitious, assign_groups, same_group_home_probability
 from individ.simulator.visitors import DayClock, Topology, simulate_day
 from individ.site_config import ConfigError, SiteConfig, load_site_config
 
@@ -66,6 +66,37 @@ def test_home_probability_solves_the_same_group_equation() -> None:
         assert (q + b) ** 2 + 999 * b * b == pytest.approx(p, rel=1e-9)
     with pytest.raises(ConfigError):
         same_group_home_probability(0.0005)
+
+
+def test_fictitious_rows_leave_down_minutes_for_later_up_minutes_of_their_hour(site: SiteConfig) -> None:
+    """As the sensor: a row in a minute whose heartbeat says down would be certainly fictitious; the plan's count
+    per camera-hour is kept (the residual: rows in an hour's last minute stay, down or not)."""
+    start = int(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC).timestamp())
+    minutes = 3 * 60
+    up = np.zeros((len(site.cameras), minutes), dtype=bool)
+    down = up.copy()
+    down[0, 10:20] = True  # mid-hour: every row finds a later up minute
+    down[1, 50:60] = True  # to the hour's end: the residual, in its last minute
+    down[2, 70:80] = True  # the sensor was not running (no heartbeats): rows move out all the same
+    missing = np.zeros_like(down)
+    missing[2, 70:80] = True
+
+    def draw(down: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, ...]:
+        rngs = np.random.default_rng(3), np.random.default_rng(4)
+        return _fictitious(*rngs, site, start, start, start + 60 * minutes, down, missing)
+
+    plan, camera, at, group = draw(down, missing)
+    planned_plan, planned_camera, planned_at, planned_group = draw(up, up)
+    assert np.array_equal(plan, planned_plan)
+    minute = (at - start) // 60
+    assert not down[camera, minute].any() or set(minute[down[camera, minute]]) == {59}
+    assert (camera[down[camera, minute]] == 1).all()
+    for c in range(len(site.cameras)):  # each camera-hour keeps its planned rows and groups
+        for hour in range(3):
+            mine = (camera == c) & (minute // 60 == hour)
+            planned = (planned_camera == c) & ((planned_at - start) // 3600 == hour)
+            assert sorted(group[mine]) == sorted(planned_group[planned])
+    assert (at[camera == 0] == planned_at[planned_camera == 0]).mean() < 1  # camera 0's outage rows moved
 
 
 def test_the_days_truth_shows_p_in_same_group_pairs(run: Run, site: SiteConfig, tmp_path: Path) -> None:
