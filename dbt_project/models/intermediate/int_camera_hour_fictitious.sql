@@ -21,36 +21,44 @@ bounds as (
     from run
 ),
 
-heartbeats as (
-    select
-        hb.camera_id,
-        hb.hour_start,
-        sum(hb.fictitious_emitted) as fictitious_reported,
-        sum(hb.occurrences_emitted) as real_reported,
-        max(hb.fictitious_plan_per_group) as fictitious_plan_per_group,
-        count(*) as heartbeat_minutes
+-- Each stream is read once, per minute: the hours' sums and the minutes covered both come from these.
+heartbeat_rows as (
+    select hb.camera_id, hb.minute_start, hb.fictitious_emitted, hb.occurrences_emitted, hb.fictitious_plan_per_group
     from {{ ref('stg_heartbeats') }} as hb, bounds
     where hb.minute_start >= bounds.first_hour and hb.minute_start < bounds.end_hour
+),
+
+pass_minutes as (
+    select occ.camera_id, date_trunc('minute', occ.observed_at) as minute_start, count(*) as passes
+    from {{ ref('stg_occurrences') }} as occ, bounds
+    where occ.observed_at >= bounds.first_hour and occ.observed_at < bounds.end_hour
+    group by all
+),
+
+heartbeats as (
+    select
+        camera_id,
+        date_trunc('hour', minute_start) as hour_start,
+        sum(fictitious_emitted) as fictitious_reported,
+        sum(occurrences_emitted) as real_reported,
+        max(fictitious_plan_per_group) as fictitious_plan_per_group,
+        count(*) as heartbeat_minutes
+    from heartbeat_rows
     group by all
 ),
 
 passes as (
-    select occ.camera_id, occ.hour_start, count(*) as passes_stored
-    from {{ ref('stg_occurrences') }} as occ, bounds
-    where occ.observed_at >= bounds.first_hour and occ.observed_at < bounds.end_hour
+    select camera_id, date_trunc('hour', minute_start) as hour_start, cast(sum(passes) as bigint) as passes_stored
+    from pass_minutes
     group by all
 ),
 
 covered as (
     select camera_id, date_trunc('hour', minute_start) as hour_start, count(*) as covered_minutes
     from (
-        select hb.camera_id, hb.minute_start
-        from {{ ref('stg_heartbeats') }} as hb, bounds
-        where hb.minute_start >= bounds.first_hour and hb.minute_start < bounds.end_hour
+        select camera_id, minute_start from heartbeat_rows
         union
-        select occ.camera_id, date_trunc('minute', occ.observed_at)
-        from {{ ref('stg_occurrences') }} as occ, bounds
-        where occ.observed_at >= bounds.first_hour and occ.observed_at < bounds.end_hour
+        select camera_id, minute_start from pass_minutes
     )
     group by all
 ),
