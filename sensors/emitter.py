@@ -301,7 +301,7 @@ class Emitter:
                 index = plan.next_index
                 plan.next_index += 1
                 when = plan.times[index]
-                if cutoff is not None and self._minute_status(ledger, when) != "ok":
+                if cutoff is not None and self._reported_status(ledger, ledger.minute(when)) != "ok":
                     later = max(cutoff, _floor(when, 1) + dt.timedelta(minutes=1))
                     if later < plan.hour + HOUR:
                         plan.times[index] = self._retime(plan.hour, later)
@@ -366,9 +366,9 @@ class Emitter:
         directions = draw_directions(self._rng, ledger.directions, len(times))
         return _FictitiousHour(hour, times, [int(g) for g in groups], directions)
 
-    def _minute_status(self, ledger: _CameraLedger, when: dt.datetime) -> str:
-        """The status ``when``'s minute's heartbeat will report (the least healthy noted in it, else the current)."""
-        return ledger.minute(when).stream_status or self.stream_status(ledger.camera.id)
+    def _reported_status(self, ledger: _CameraLedger, stats: _MinuteStats) -> str:
+        """The status a minute's heartbeat reports: the least healthy noted in it, else the current one."""
+        return stats.stream_status or self.stream_status(ledger.camera.id)
 
     def _retime(self, hour: dt.datetime, later: dt.datetime) -> dt.datetime:
         """A time drawn uniformly from ``later`` to the end of ``hour``."""
@@ -446,7 +446,7 @@ class Emitter:
             stats = ledger.minutes.pop(minute, _MinuteStats())
             ledger.hour.add(stats, read["frames_dropped"])
             closing = minute.minute == 59 or (final and minute + dt.timedelta(minutes=1) == before)
-            status = stats.stream_status or self.stream_status(ledger.camera.id)
+            status = self._reported_status(ledger, stats)
             rows.append(self._heartbeat_row(ledger, minute, read, status, ledger.hour if closing else _HourTotals()))
             if closing:
                 ledger.hour = _HourTotals()
