@@ -193,7 +193,7 @@ def _heartbeats(
     site: SiteConfig,
     start: int,
     down: np.ndarray,
-    outages: list[Outage],
+    missing: np.ndarray,
     real_per_minute: np.ndarray,
     fictitious_per_minute: np.ndarray,
     plan_per_minute: np.ndarray,
@@ -219,7 +219,6 @@ def _heartbeats(
     latency_p99 = latency_p50 * (2.0 + rng.gamma(2.0, 0.4, shape))
     status = np.where(down, "down", "ok")
     zero = down.astype(np.int64) * 0
-    missing = _missing(site, start, down.shape, outages)
 
     def when_up(values: np.ndarray) -> np.ndarray:
         return np.where(down, zero, values).astype(np.int64).ravel()
@@ -426,7 +425,7 @@ def observe_day(
         site,
         clock.sensor_start,
         down,
-        outages,
+        missing,
         real_per_minute.reshape(n_cameras, minutes),
         fict_per_minute.reshape(n_cameras, minutes),
         plan[:, minute_hour],
