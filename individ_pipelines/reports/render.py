@@ -76,7 +76,7 @@ class ReportData:
     @property
     def p_used_mean(self) -> float | None:
         """Mean of the days' p (each day's flows are divided by that day's own p)."""
-        values = [value for value in self.p_by_day.column("p_used") if value is not None]
+        values = _p_values(self.p_by_day)
         return statistics.fmean(values) if values else None
 
 
@@ -101,6 +101,11 @@ def _fmt(value: float | None, digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
+def _p_values(p_by_day: Table) -> list[float]:
+    """The days' p, without the days that have none."""
+    return [value for value in p_by_day.column("p_used") if value is not None]
+
+
 def describe_p(p_by_day: Table, period_days: int) -> str:
     """The p the flows were divided by and where it came from: one day's value, or the days' mean, range, sources."""
     if not p_by_day.rows:
@@ -110,7 +115,7 @@ def describe_p(p_by_day: Table, period_days: int) -> str:
         day, value, source = p_by_day.rows[0]
         on_day = f"{day}, the only day of the period with a calibration: " if period_days > 1 else ""
         return f"p = {_fmt(value, 3)} ({on_day}{P_SOURCES.get(source, source)})"
-    values = [value for value in p_by_day.column("p_used") if value is not None]
+    values = _p_values(p_by_day)
     counts = {source: sources.count(source) for source in dict.fromkeys(sources)}
     how = "; ".join(f"{P_SOURCES.get(source, source)} on {n} day{'s' if n > 1 else ''}" for source, n in counts.items())
     if not values:
